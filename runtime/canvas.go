@@ -1,0 +1,94 @@
+package runtime
+
+// This file defines the workflow (canvas) types. Composition builds a tree
+// of nodes; the compiler checks that each step's input type is the previous
+// result type. Running a workflow (Submit) stores the tree in the Store and
+// is not part of this release.
+
+type nodeKind uint8
+
+const (
+	nodeTask  nodeKind = iota + 1 // one task call
+	nodeThen                      // children[0], then children[1] fed its result
+	nodeSeq                       // children[0], then children[1] ignoring its result
+	nodeGroup                     // children in parallel; results in order
+	nodeChord                     // children[:n-1] in parallel, then children[n-1] fed their results
+)
+
+// node is one vertex of a workflow tree.
+type node struct {
+	kind     nodeKind
+	def      *TaskDef
+	args     Payload // complete arguments, or all but the first for a step
+	firstArg string  // for a step: the wire name of the argument fed by the previous result
+	opts     []Option
+	children []*node
+}
+
+// Sig is a complete task call, or a composed workflow, whose result is R
+// (Celery's signature).
+type Sig[R any] struct{ n *node }
+
+// Step is a task call missing its first argument, of type In, which the
+// previous step's result fills in (Celery's partial signature).
+type Step[In, Out any] struct{ n *node }
+
+// NewSig returns the call of task t with args. Generated XSig functions
+// call it.
+func NewSig[R any](t *Task[R], args Payload) Sig[R] {
+	return Sig[R]{n: &node{kind: nodeTask, def: &t.Def, args: args}}
+}
+
+// NewStep returns the call of task t with args, whose argument named
+// firstArg on the wire is left to the previous step. Generated XStep
+// functions call it.
+func NewStep[In, Out any](t *Task[Out], firstArg string, args Payload) Step[In, Out] {
+	return Step[In, Out]{n: &node{kind: nodeTask, def: &t.Def, args: args, firstArg: firstArg}}
+}
+
+// With returns a copy of s whose task, or every task of the workflow, runs
+// with opts (for example Queue or Priority).
+func (s Sig[R]) With(opts ...Option) Sig[R] {
+	return Sig[R]{n: s.n.with(opts)}
+}
+
+// With returns a copy of s whose task runs with opts.
+func (s Step[In, Out]) With(opts ...Option) Step[In, Out] {
+	return Step[In, Out]{n: s.n.with(opts)}
+}
+
+func (n *node) with(opts []Option) *node {
+	c := *n
+	c.opts = append(append([]Option(nil), n.opts...), opts...)
+	return &c
+}
+
+// Then chains a and step: step runs after a succeeds, with a's result as its
+// first argument.
+func Then[A, B any](a Sig[A], step Step[A, B]) Sig[B] {
+	return Sig[B]{n: &node{kind: nodeThen, children: []*node{a.n, step.n}}}
+}
+
+// Seq chains a and b: b runs after a succeeds, ignoring a's result.
+func Seq[A, B any](a Sig[A], b Sig[B]) Sig[B] {
+	return Sig[B]{n: &node{kind: nodeSeq, children: []*node{a.n, b.n}}}
+}
+
+// Group runs sigs in parallel; its result lists theirs in the order given.
+func Group[R any](sigs ...Sig[R]) Sig[[]R] {
+	n := &node{kind: nodeGroup, children: make([]*node, len(sigs))}
+	for i, s := range sigs {
+		n.children[i] = s.n
+	}
+	return Sig[[]R]{n: n}
+}
+
+// Chord runs header in parallel, then body once with their results in order.
+func Chord[R, S any](header []Sig[R], body Step[[]R, S]) Sig[S] {
+	n := &node{kind: nodeChord, children: make([]*node, 0, len(header)+1)}
+	for _, s := range header {
+		n.children = append(n.children, s.n)
+	}
+	n.children = append(n.children, body.n)
+	return Sig[S]{n: n}
+}

@@ -1,0 +1,128 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Message is one task on the wire: an encoded [Envelope] plus the routing
+// facts a transport needs without decoding it.
+type Message struct {
+	// ID is the task ID, unique among the tasks a transport holds.
+	ID string
+	// Queue is where the message goes.
+	Queue string
+	// Priority is 0 to 9, 9 served first within a queue.
+	Priority int
+	// ETA is when the message becomes deliverable; zero means now.
+	ETA time.Time
+	// Body is the encoded envelope.
+	Body []byte
+}
+
+// Delivery is a message handed to a consumer under a lease.
+type Delivery struct {
+	Message
+	// Deliveries counts how many times this message has been delivered,
+	// this time included; a value above 1 means an earlier lease lapsed or
+	// the message was handed back.
+	Deliveries int
+	// Lease identifies this delivery to the transport that made it. It is
+	// opaque to everyone else and fences stale acks: once the lease lapses
+	// and the message is delivered again, the old lease no longer acks.
+	Lease any
+}
+
+// FetchRequest asks a transport for deliveries.
+type FetchRequest struct {
+	// Queues are served in strict order: a message in Queues[i] is always
+	// delivered before any message in Queues[i+1].
+	Queues []string
+	// Max is the most deliveries to return; at least 1.
+	Max int
+	// Lease is how long each delivery is held before it is delivered again.
+	Lease time.Duration
+}
+
+// NackOptions say how a delivery goes back to its queue.
+type NackOptions struct {
+	// Delay postpones redelivery.
+	Delay time.Duration
+	// Body, when non-nil, replaces the message body (an updated envelope).
+	Body []byte
+}
+
+// Reason says why a task was dead-lettered.
+type Reason string
+
+// Dead-letter reasons.
+const (
+	ReasonFailed         Reason = "failed"          // the handler failed after its retries, or permanently
+	ReasonPanicked       Reason = "panicked"        // the handler panicked on its last attempt
+	ReasonExpired        Reason = "expired"         // not started before its expiry
+	ReasonMalformed      Reason = "malformed"       // the envelope did not decode
+	ReasonUndecodable    Reason = "undecodable"     // the payload did not decode into the task's arguments
+	ReasonUnknownTask    Reason = "unknown_task"    // no handler is registered for the task name
+	ReasonSchemaMismatch Reason = "schema_mismatch" // the schema fingerprint differs from the registered one
+	ReasonDeliveryLimit  Reason = "delivery_limit"  // delivered too many times without finishing
+)
+
+// DeadLetter is a task that will not be run again without a person's say.
+type DeadLetter struct {
+	ID       string
+	Queue    string
+	Task     string // wire name; empty when the envelope did not decode
+	Reason   Reason
+	Error    string
+	Attempts int
+	At       time.Time
+	Body     []byte // the message body as it was received
+}
+
+// QueueStats counts a queue's messages.
+type QueueStats struct {
+	Queue   string
+	Pending int // ready to deliver
+	Delayed int // waiting for their ETA
+	Active  int // delivered and leased
+	Dead    int // dead-lettered
+}
+
+// Transport moves messages between clients and workers. It is a seam for
+// broker packages; users open one with transport.Open and do not implement it.
+// Every implementation passes transport/transporttest.
+type Transport interface {
+	// Publish stores msg durably; it returns nil only once the broker holds it.
+	Publish(ctx context.Context, msg *Message) error
+	// Fetch blocks until at least one message is deliverable in req.Queues,
+	// or ctx is done, and returns up to req.Max deliveries, each leased.
+	Fetch(ctx context.Context, req FetchRequest) ([]*Delivery, error)
+	// Ack removes a delivered message for good. A lapsed lease returns
+	// ErrLeaseLost.
+	Ack(ctx context.Context, d *Delivery) error
+	// Nack puts a delivered message back, after opts.Delay.
+	Nack(ctx context.Context, d *Delivery, opts NackOptions) error
+	// Extend renews a delivery's lease for another lease duration.
+	Extend(ctx context.Context, d *Delivery, lease time.Duration) error
+	// DeadLetter removes a delivered message and records it as dead.
+	DeadLetter(ctx context.Context, d *Delivery, dl DeadLetter) error
+	// DeadLetters lists up to limit dead letters of queue, oldest first.
+	DeadLetters(ctx context.Context, queue string, limit int) ([]DeadLetter, error)
+	// Stats counts the messages of queue.
+	Stats(ctx context.Context, queue string) (QueueStats, error)
+	// Close releases the transport's resources.
+	Close() error
+}
+
+// Transport errors.
+var (
+	// ErrLeaseLost is returned when acking, nacking or extending a delivery
+	// whose lease lapsed: the message may already be with another worker.
+	ErrLeaseLost = errors.New("taskgen: lease lost")
+	// ErrDuplicateTask is returned when publishing a task whose ID the
+	// transport already holds.
+	ErrDuplicateTask = errors.New("taskgen: task ID already exists")
+	// ErrClosed is returned by a closed transport or store.
+	ErrClosed = errors.New("taskgen: closed")
+)
