@@ -1,0 +1,164 @@
+package runtime
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"time"
+)
+
+// Client enqueues tasks. It is safe for concurrent use.
+type Client struct {
+	tr    Transport
+	store Store
+}
+
+// ClientOption configures a Client.
+type ClientOption interface {
+	applyClient(*Client)
+}
+
+type clientOptionFunc func(*Client)
+
+func (f clientOptionFunc) applyClient(c *Client) { f(c) }
+
+// WithStore sets the store that keeps results and unique keys. By default a
+// client uses its transport when the transport is also a Store.
+func WithStore(s Store) ClientOption {
+	return clientOptionFunc(func(c *Client) { c.store = s })
+}
+
+// NewClient returns a client that publishes through tr.
+func NewClient(tr Transport, opts ...ClientOption) *Client {
+	c := &Client{tr: tr}
+	if s, ok := tr.(Store); ok {
+		c.store = s
+	}
+	for _, o := range opts {
+		o.applyClient(c)
+	}
+	return c
+}
+
+// Store returns the client's store, or nil.
+func (c *Client) Store() Store { return c.store }
+
+// defaultUniqueWindow bounds a UniqueKey given without an annotation window.
+const defaultUniqueWindow = time.Hour
+
+// EnqueueTask publishes a task whose arguments are already encoded. It
+// returns once the transport holds the task durably. Generated EnqueueX
+// functions call it through Enqueue.
+func (c *Client) EnqueueTask(ctx context.Context, def *TaskDef, payload []byte, opts ...Option) (*Receipt, error) {
+	o := collectOptions(opts)
+	env := newEnvelope(ctx, def, payload, &o, time.Now())
+	if err := c.claimUnique(ctx, def, env); err != nil {
+		return nil, err
+	}
+	msg := &Message{ID: env.ID, Queue: env.Queue, Priority: env.Priority, ETA: env.ETA, Body: env.Marshal()}
+	if err := c.tr.Publish(ctx, msg); err != nil {
+		c.releaseUnique(env)
+		return nil, &TaskError{Task: env.Task, ID: env.ID, Queue: env.Queue, Err: fmt.Errorf("publish: %w", err)}
+	}
+	return &Receipt{ID: env.ID, Queue: env.Queue, Store: c.store}, nil
+}
+
+// newEnvelope applies the call options over the task's defaults.
+func newEnvelope(ctx context.Context, def *TaskDef, payload []byte, o *callOptions, now time.Time) *Envelope {
+	env := &Envelope{
+		ID:          o.taskID,
+		Task:        def.Name,
+		Queue:       def.Queue,
+		Priority:    def.Priority,
+		Fingerprint: def.Fingerprint,
+		Payload:     payload,
+		Retries:     def.Retries,
+		BackoffMin:  def.BackoffMin,
+		BackoffMax:  def.BackoffMax,
+		Timeout:     def.Timeout,
+		EnqueuedAt:  now,
+		ETA:         o.eta,
+		UniqueKey:   o.uniqueKey,
+		Headers:     o.headers,
+	}
+	if env.ID == "" {
+		env.ID = newTaskID()
+	}
+	if o.queue != "" {
+		env.Queue = o.queue
+	}
+	if env.Queue == "" {
+		env.Queue = DefaultQueue
+	}
+	if o.priority != nil {
+		env.Priority = *o.priority
+	}
+	env.Priority = min(max(env.Priority, 0), MaxPriority)
+	if o.retries != nil {
+		env.Retries = *o.retries
+	}
+	if o.timeout != nil {
+		env.Timeout = *o.timeout
+	}
+	if o.delay > 0 {
+		env.ETA = now.Add(o.delay)
+	}
+	expires := def.Expires
+	if o.expires != nil {
+		expires = *o.expires
+	}
+	if expires > 0 {
+		start := now
+		if env.ETA.After(now) {
+			start = env.ETA
+		}
+		env.ExpiresAt = start.Add(expires)
+	}
+	if r, ok := RequestFrom(ctx); ok {
+		env.Request = &r
+	}
+	return env
+}
+
+// claimUnique takes the task's unique key in the store, if it has one.
+func (c *Client) claimUnique(ctx context.Context, def *TaskDef, env *Envelope) error {
+	if env.UniqueKey == "" && def.Unique > 0 {
+		sum := sha256.Sum256(env.Payload)
+		env.UniqueKey = def.Name + ":" + hex.EncodeToString(sum[:16])
+	}
+	if env.UniqueKey == "" {
+		return nil
+	}
+	if c.store == nil {
+		return &TaskError{Task: env.Task, Queue: env.Queue, Err: fmt.Errorf("unique key: %w", ErrNoStore)}
+	}
+	window := def.Unique
+	if window <= 0 {
+		window = defaultUniqueWindow
+	}
+	ok, err := c.store.PutNX(ctx, uniqueStoreKey(env.UniqueKey), []byte(env.ID), window)
+	if err != nil {
+		return &TaskError{Task: env.Task, ID: env.ID, Queue: env.Queue, Err: fmt.Errorf("unique key: %w", err)}
+	}
+	if !ok {
+		return &TaskError{Task: env.Task, ID: env.ID, Queue: env.Queue, Err: fmt.Errorf("unique key %q: %w", env.UniqueKey, ErrDuplicate)}
+	}
+	return nil
+}
+
+func (c *Client) releaseUnique(env *Envelope) {
+	if env.UniqueKey == "" || c.store == nil {
+		return
+	}
+	// Best effort: the key's TTL frees it anyway.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = c.store.Delete(ctx, uniqueStoreKey(env.UniqueKey))
+}
+
+func uniqueStoreKey(k string) string { return "unique:" + k }
+
+// newTaskID returns a random 128-bit ID in base32.
+func newTaskID() string { return rand.Text() }

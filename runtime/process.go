@@ -1,0 +1,207 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"runtime/debug"
+	"time"
+)
+
+// process runs one delivery to its end: ack, retry or dead letter.
+func (w *Worker) process(ctx context.Context, d *Delivery) {
+	env, err := DecodeEnvelope(d.Body)
+	if err != nil {
+		w.deadLetter(d, &Envelope{ID: d.ID, Queue: d.Queue}, ReasonMalformed, err)
+		return
+	}
+	if env.Queue == "" {
+		env.Queue = d.Queue
+	}
+	if !env.ExpiresAt.IsZero() && time.Now().After(env.ExpiresAt) {
+		w.deadLetter(d, env, ReasonExpired, fmt.Errorf("not started before %s", env.ExpiresAt.Format(time.RFC3339Nano)))
+		return
+	}
+	w.mu.Lock()
+	reg := w.handlers[env.Task]
+	w.mu.Unlock()
+	if reg == nil {
+		w.deadLetter(d, env, ReasonUnknownTask, errors.New("no handler is registered for this task on this worker"))
+		return
+	}
+	if env.Fingerprint != reg.def.Fingerprint {
+		w.deadLetter(d, env, ReasonSchemaMismatch, fmt.Errorf("message schema %s, registered schema %s: the task's signature changed; requeue it once a matching worker runs", env.Fingerprint, reg.def.Fingerprint))
+		return
+	}
+
+	w.putRecord(env, StateActive, nil, "")
+	result, err := w.run(ctx, env, d, reg.handler)
+	switch {
+	case err == nil:
+		w.succeed(d, env, result)
+	case ctx.Err() != nil:
+		// The worker is shutting down and cancelled the handler: this
+		// attempt does not count.
+		w.handBack(d)
+	default:
+		w.fail(d, env, err)
+	}
+}
+
+// run calls the handler with the task's ctx, turning a panic into an error.
+func (w *Worker) run(ctx context.Context, env *Envelope, d *Delivery, h Handler) (result []byte, err error) {
+	tc := &taskCtx{
+		info: TaskInfo{
+			ID: env.ID, Task: env.Task, Queue: env.Queue,
+			Attempt: env.Attempt, Retries: env.Retries, Deliveries: d.Deliveries,
+			WorkflowID: env.WorkflowID, NodeID: env.NodeID,
+			Headers: env.Headers, Request: env.Request,
+		},
+		store: w.cfg.Store,
+		ttl:   w.cfg.ResultTTL,
+	}
+	ctx = context.WithValue(ctx, infoKey{}, tc)
+	if env.Request != nil {
+		ctx = WithRequest(ctx, *env.Request)
+	}
+	if env.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, env.Timeout)
+		defer cancel()
+	}
+	defer func() {
+		if v := recover(); v != nil {
+			err = &panicError{value: v, stack: debug.Stack()}
+		}
+	}()
+	return h(ctx, env.Payload)
+}
+
+func (w *Worker) succeed(d *Delivery, env *Envelope, result []byte) {
+	// The result is stored before the ack: a crash in between runs the
+	// task again rather than losing its result.
+	w.putRecord(env, StateSucceeded, result, "")
+	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+	defer cancel()
+	if err := w.tr.Ack(ctx, d); err != nil {
+		w.log.Warn("taskgen: ack failed", "task", env.Task, "id", env.ID, "queue", env.Queue, "err", err)
+	}
+	w.releaseUnique(env)
+}
+
+// fail retries the task or dead-letters it.
+func (w *Worker) fail(d *Delivery, env *Envelope, err error) {
+	var (
+		pe *panicError
+		de *decodeError
+		ra *retryAfterError
+	)
+	switch {
+	case errors.As(err, &de):
+		w.deadLetter(d, env, ReasonUndecodable, err)
+		return
+	case IsPermanent(err):
+		w.deadLetter(d, env, ReasonFailed, err)
+		return
+	case env.Attempt >= env.Retries:
+		reason := ReasonFailed
+		if errors.As(err, &pe) {
+			reason = ReasonPanicked
+		}
+		w.deadLetter(d, env, reason, fmt.Errorf("after %d attempts: %w", env.Attempt+1, err))
+		return
+	}
+	delay := backoff(env.BackoffMin, env.BackoffMax, env.Attempt)
+	if errors.As(err, &ra) {
+		delay = ra.delay
+	}
+	env.Attempt++
+	env.Errors = append(env.Errors, AttemptError{At: time.Now(), Error: err.Error()})
+	if n := len(env.Errors); n > maxEnvelopeErrors {
+		env.Errors = env.Errors[n-maxEnvelopeErrors:]
+	}
+	w.log.Warn("taskgen: task failed; retrying", "task", env.Task, "id", env.ID, "queue", env.Queue,
+		"attempt", env.Attempt, "retries", env.Retries, "delay", delay, "err", err)
+	w.putRecord(env, StateRetry, nil, err.Error())
+	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+	defer cancel()
+	if err := w.tr.Nack(ctx, d, NackOptions{Delay: delay, Body: env.Marshal()}); err != nil {
+		w.log.Warn("taskgen: retry failed; the lease will expire", "task", env.Task, "id", env.ID, "queue", env.Queue, "err", err)
+	}
+}
+
+// deadLetter moves the delivery to the dead-letter store with its reason,
+// and records the failure so waiting handles return.
+func (w *Worker) deadLetter(d *Delivery, env *Envelope, reason Reason, cause error) {
+	te := &TaskError{Task: env.Task, ID: env.ID, Queue: env.Queue, Err: fmt.Errorf("%s: %w", reason, cause)}
+	w.log.Error("taskgen: task dead-lettered", "task", env.Task, "id", env.ID, "queue", env.Queue, "reason", reason, "err", te)
+	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+	defer cancel()
+	dl := DeadLetter{
+		ID: d.ID, Queue: d.Queue, Task: env.Task, Reason: reason, Error: te.Error(),
+		Attempts: env.Attempt + 1, At: time.Now(), Body: d.Body,
+	}
+	if err := w.tr.DeadLetter(ctx, d, dl); err != nil {
+		w.log.Error("taskgen: dead letter failed; the lease will expire", "task", env.Task, "id", env.ID, "queue", env.Queue, "err", err)
+		return
+	}
+	state := StateFailed
+	if reason == ReasonExpired {
+		state = StateExpired
+	}
+	w.putRecord(env, state, nil, fmt.Sprintf("%s: %v", reason, cause))
+	w.releaseUnique(env)
+}
+
+// putRecord writes the task's state; a store failure is logged, not fatal,
+// because the task itself is safe in the transport.
+func (w *Worker) putRecord(env *Envelope, state State, result []byte, errText string) {
+	if w.cfg.Store == nil || env.ID == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+	defer cancel()
+	r := &Record{
+		ID: env.ID, Task: env.Task, Queue: env.Queue, State: state, Attempt: env.Attempt,
+		Result: result, Error: errText, UpdatedAt: time.Now(),
+	}
+	if err := w.cfg.Store.PutRecord(ctx, r, w.cfg.ResultTTL); err != nil {
+		w.log.Warn("taskgen: storing task state failed", "task", env.Task, "id", env.ID, "queue", env.Queue, "state", state, "err", err)
+	}
+}
+
+func (w *Worker) releaseUnique(env *Envelope) {
+	if env.UniqueKey == "" || w.cfg.Store == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+	defer cancel()
+	if err := w.cfg.Store.Delete(ctx, uniqueStoreKey(env.UniqueKey)); err != nil {
+		w.log.Warn("taskgen: releasing unique key failed; it frees at the end of its window", "task", env.Task, "id", env.ID, "err", err)
+	}
+}
+
+// backoff returns the delay before retry attempt+1: exponential from lo,
+// capped at hi, with full jitter above lo.
+func backoff(lo, hi time.Duration, attempt int) time.Duration {
+	if lo <= 0 {
+		lo = DefaultBackoffMin
+	}
+	if hi < lo {
+		hi = lo
+	}
+	ceil := lo
+	for range attempt {
+		if ceil >= hi/2 {
+			ceil = hi
+			break
+		}
+		ceil *= 2
+	}
+	ceil = min(ceil, hi)
+	if ceil == lo {
+		return lo
+	}
+	return lo + rand.N(ceil-lo+1)
+}
