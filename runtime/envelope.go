@@ -234,11 +234,11 @@ func DecodeEnvelope(data []byte) (*Envelope, error) {
 		case fTimeout:
 			e.Timeout = time.Duration(zigzag(v))
 		case fEnqueuedAt:
-			e.EnqueuedAt = time.Unix(0, zigzag(v))
+			e.EnqueuedAt = unixTime(v)
 		case fETA:
-			e.ETA = time.Unix(0, zigzag(v))
+			e.ETA = unixTime(v)
 		case fExpiresAt:
-			e.ExpiresAt = time.Unix(0, zigzag(v))
+			e.ExpiresAt = unixTime(v)
 		case fUniqueKey:
 			e.UniqueKey = string(s)
 		case fHeader:
@@ -301,6 +301,14 @@ func walkFields(b []byte, fn func(num int, v uint64, s []byte) error) error {
 	return nil
 }
 
+// unixTime decodes a time field; 0 is the zero time, which encodes as absent.
+func unixTime(v uint64) time.Time {
+	if ns := zigzag(v); ns != 0 {
+		return time.Unix(0, ns)
+	}
+	return time.Time{}
+}
+
 func zigzag(v uint64) int64 { return int64(v>>1) ^ -int64(v&1) }
 
 func smallInt(v uint64, lo, hi int64) (int, error) {
@@ -356,7 +364,7 @@ func decodeAttemptError(b []byte) (AttemptError, error) {
 	err := walkFields(b, func(num int, v uint64, s []byte) error {
 		switch num {
 		case fErrAt:
-			ae.At = time.Unix(0, zigzag(v))
+			ae.At = unixTime(v)
 		case fErrText:
 			ae.Error = string(s)
 		}

@@ -55,7 +55,10 @@ func appendString[S string | []byte](dst []byte, src S) []byte {
 			start = i
 			continue
 		}
-		r, size := decodeRune(src[i:])
+		// Converting at most UTFMax bytes keeps the []byte instantiation
+		// from allocating; for strings the conversion is free.
+		n := min(len(src)-i, utf8.UTFMax)
+		r, size := utf8.DecodeRuneInString(string(src[i : i+n]))
 		switch {
 		case r == utf8.RuneError && size == 1:
 			dst = append(dst, src[start:i]...)
@@ -74,18 +77,6 @@ func appendString[S string | []byte](dst []byte, src S) []byte {
 	}
 	dst = append(dst, src[start:]...)
 	return append(dst, '"')
-}
-
-// decodeRune decodes the first rune of a string or byte slice without
-// converting one into the other.
-func decodeRune[S string | []byte](s S) (rune, int) {
-	switch s := any(s).(type) {
-	case string:
-		return utf8.DecodeRuneInString(s)
-	case []byte:
-		return utf8.DecodeRune(s)
-	}
-	return utf8.RuneError, 1
 }
 
 // str reads the string literal that starts at r.pos (the caller has seen
