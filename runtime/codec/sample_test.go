@@ -4,6 +4,7 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -77,7 +78,7 @@ func encSample(w *Writer, s *sample) {
 	} else {
 		// encoding/json orders integer keys by their decimal text.
 		keys := slices.SortedFunc(maps.Keys(s.ByID), func(a, b int32) int {
-			return compareStrings(strconv.Itoa(int(a)), strconv.Itoa(int(b)))
+			return strings.Compare(strconv.Itoa(int(a)), strconv.Itoa(int(b)))
 		})
 		w.BeginObject()
 		for _, k := range keys {
@@ -117,16 +118,6 @@ func encSample(w *Writer, s *sample) {
 		w.EndArray()
 	}
 	w.EndObject()
-}
-
-func compareStrings(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 func (s *sample) UnmarshalTask(data []byte) error {
@@ -234,5 +225,30 @@ func decSample(r *Reader, s *sample) {
 		default:
 			r.Skip()
 		}
+	}
+}
+
+// fullSample returns a sample with every field set, nested once.
+func fullSample() *sample {
+	return &sample{
+		ID:     -9007199254740993,
+		Name:   "Zoë <admin> & \"friends\"\n",
+		Score:  1e21,
+		Ratio:  0.1,
+		Small:  -128,
+		Count:  65535,
+		Active: true,
+		Tags:   []string{"a", "", "\u2028", "\xff"},
+		Attrs:  map[string]int{"b": 2, "a": 1, "<": -1, "": 0},
+		ByID:   map[int32]string{-1: "minus", 10: "ten", 9: "nine", 2147483647: "max"},
+		Blob:   []byte{0, 1, 2, 253, 254, 255},
+		When:   time.Date(2024, 5, 6, 7, 8, 9, 10, time.FixedZone("", -7*3600)),
+		Child: &sample{
+			Name:   "child",
+			Tags:   []string{},
+			Blob:   []byte{},
+			Matrix: [][]int{},
+		},
+		Matrix: [][]int{{1, 2}, nil, {}, {-3}},
 	}
 }

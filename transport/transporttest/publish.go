@@ -1,0 +1,145 @@
+package transporttest
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/taskgen/taskgen/runtime"
+)
+
+func runPublishCases(t *testing.T, factory func(t *testing.T) runtime.Transport) {
+	t.Run("Publish", func(t *testing.T) {
+		t.Parallel()
+
+		t.Run("FetchAck", func(t *testing.T) {
+			t.Parallel()
+			b := setup(t, factory)
+			msg := b.msg(1)
+			msg.Priority = 7
+			b.publish(t, msg)
+			b.expectStats(t, b.queue, runtime.QueueStats{Pending: 1})
+
+			d := b.fetchOne(t)
+			if d.ID != msg.ID || d.Queue != msg.Queue || d.Priority != msg.Priority || string(d.Body) != string(msg.Body) {
+				t.Fatalf("delivered %s/%s priority %d body %q, want %s/%s priority %d body %q",
+					d.Queue, d.ID, d.Priority, d.Body, msg.Queue, msg.ID, msg.Priority, msg.Body)
+			}
+			if d.Deliveries != 1 {
+				t.Errorf("first delivery has Deliveries %d, want 1", d.Deliveries)
+			}
+			if d.Lease == nil {
+				t.Errorf("delivery has no lease")
+			}
+			b.expectStats(t, b.queue, runtime.QueueStats{Active: 1})
+
+			b.ack(t, d)
+			b.expectStats(t, b.queue, runtime.QueueStats{})
+			expectLeaseLost(t, "second Ack", b.tr.Ack(t.Context(), d))
+			b.expectNone(t, b.queue)
+		})
+
+		t.Run("CopiesBody", func(t *testing.T) {
+			t.Parallel()
+			b := setup(t, factory)
+			msg := b.msg(1)
+			msg.Body = []byte("original")
+			b.publish(t, msg)
+			copy(msg.Body, "CHANGED!") // a caller reusing its buffer
+
+			if d := b.fetchOne(t); string(d.Body) != "original" {
+				t.Fatalf("delivered body %q, want %q: Publish must copy the body", d.Body, "original")
+			}
+		})
+
+		t.Run("RejectsNoQueue", func(t *testing.T) {
+			t.Parallel()
+			b := setup(t, factory)
+			msg := b.msg(1)
+			msg.Queue = ""
+			if err := b.tr.Publish(t.Context(), msg); err == nil {
+				t.Fatalf("Publish with no queue succeeded, want an error")
+			}
+		})
+
+		t.Run("RejectsNoID", func(t *testing.T) {
+			t.Parallel()
+			b := setup(t, factory)
+			msg := b.msg(1)
+			msg.ID = ""
+			if err := b.tr.Publish(t.Context(), msg); err == nil {
+				t.Fatalf("Publish with no ID succeeded, want an error")
+			}
+		})
+
+		t.Run("DuplicateID", func(t *testing.T) {
+			t.Parallel()
+			b := setup(t, factory)
+			expectDuplicate := func(state string, msg *runtime.Message) {
+				t.Helper()
+				if err := b.tr.Publish(t.Context(), msg); !errors.Is(err, runtime.ErrDuplicateTask) {
+					t.Fatalf("Publish of an ID that is %s: got %v, want runtime.ErrDuplicateTask", state, err)
+				}
+			}
+
+			pending := b.msg(1)
+			b.publish(t, pending)
+			expectDuplicate("pending", pending)
+
+			delayed := b.msg(2)
+			delayed.ETA = time.Now().Add(time.Hour)
+			b.publish(t, delayed)
+			expectDuplicate("delayed", delayed)
+			again := *delayed
+			again.ETA = time.Time{}
+			expectDuplicate("delayed (republished without ETA)", &again)
+
+			d := b.fetchOne(t)
+			expectDuplicate("active", pending)
+
+			// Once acked the transport no longer holds the ID.
+			b.ack(t, d)
+			b.publish(t, pending)
+			b.expectStats(t, b.queue, runtime.QueueStats{Pending: 1, Delayed: 1})
+		})
+
+		t.Run("DelayedNotEarly", func(t *testing.T) {
+			t.Parallel()
+			b := setup(t, factory)
+			delayed := b.msg(1)
+			delayed.ETA = time.Now().Add(time.Second)
+			b.publish(t, delayed)
+			now := b.msg(2)
+			b.publish(t, now)
+
+			s := b.stats(t, b.queue)
+			if time.Now().Before(delayed.ETA) && (s.Delayed != 1 || s.Pending != 1) {
+				t.Errorf("Stats before the ETA = %+v, want 1 delayed and 1 pending", s)
+			}
+			if d := b.fetchOne(t); d.ID != now.ID {
+				t.Fatalf("first delivery is %s, want %s: the other one is delayed", d.ID, now.ID)
+			}
+
+			d := b.fetchOne(t)
+			at := time.Now()
+			if d.ID != delayed.ID {
+				t.Fatalf("delivered %s, want %s", d.ID, delayed.ID)
+			}
+			if at.Before(delayed.ETA) {
+				t.Fatalf("delayed message delivered at %v, %v before its ETA", at, delayed.ETA.Sub(at))
+			}
+			b.ack(t, d)
+		})
+
+		t.Run("PastETA", func(t *testing.T) {
+			t.Parallel()
+			b := setup(t, factory)
+			msg := b.msg(1)
+			msg.ETA = time.Now().Add(-time.Hour)
+			b.publish(t, msg)
+			if d := b.fetchOne(t); d.ID != msg.ID {
+				t.Fatalf("delivered %s, want %s", d.ID, msg.ID)
+			}
+		})
+	})
+}
