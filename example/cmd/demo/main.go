@@ -1,0 +1,157 @@
+// Command demo runs the example tasks end to end on the in-memory
+// transport: it enqueues typed tasks, runs a worker, prints the results and
+// exits. `make demo` runs it; no server is needed.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/taskgen/taskgen/example/tasks"
+	"github.com/taskgen/taskgen/runtime"
+	"github.com/taskgen/taskgen/transport"
+)
+
+func main() {
+	log.SetFlags(0)
+	log.SetPrefix("demo: ")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := run(ctx); err != nil {
+		log.Fatal(err)
+	}
+}
+
+func run(ctx context.Context) error {
+	tr, err := transport.Open(ctx, "mem://")
+	if err != nil {
+		return err
+	}
+	defer tr.Close()
+
+	// The worker: queues served in strict order, a mailer with its
+	// dependencies, and every plain task of the package.
+	outbox := &tasks.Outbox{}
+	w := runtime.NewWorker(tr, runtime.WorkerConfig{
+		Queues:      []string{"emails", "etl", "numbers"},
+		Concurrency: 8,
+		Logger:      slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})),
+	})
+	if err := errors.Join(tasks.Register(w), tasks.RegisterMailer(w, &tasks.Mailer{Outbox: outbox, From: "shop@example.com"})); err != nil {
+		return err
+	}
+	wctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- w.Run(wctx) }()
+
+	c := runtime.NewClient(tr)
+	if err := mail(ctx, c, outbox); err != nil {
+		return err
+	}
+	if err := etl(ctx, c); err != nil {
+		return err
+	}
+	if err := fanOut(ctx, c); err != nil {
+		return err
+	}
+
+	stop() // graceful drain
+	if err := <-done; err != nil {
+		return fmt.Errorf("worker: %w", err)
+	}
+	fmt.Println("worker drained; bye")
+	return nil
+}
+
+func mail(ctx context.Context, c *runtime.Client, outbox *tasks.Outbox) error {
+	welcome, err := tasks.EnqueueSendWelcome(ctx, c, 42, "ada@example.com")
+	if err != nil {
+		return err
+	}
+	order := tasks.Order{ID: "A-1001", Email: "ada@example.com", Currency: "EUR", Lines: []tasks.OrderLine{
+		{SKU: "book", Quantity: 2, Price: 12.5}, {SKU: "pen", Quantity: 1, Price: 3},
+	}}
+	receipt, err := tasks.EnqueueSendReceipt(ctx, c, order, runtime.Priority(9))
+	if err != nil {
+		return err
+	}
+	if err := errors.Join(welcome.Wait(ctx), receipt.Wait(ctx)); err != nil {
+		return err
+	}
+	// A task that fails permanently reports its error through its handle.
+	bad, err := tasks.EnqueueSendWelcome(ctx, c, 7, "not-an-address", runtime.Retries(0))
+	if err != nil {
+		return err
+	}
+	fmt.Println("mail:")
+	for _, m := range outbox.Sent() {
+		fmt.Println("  sent", m)
+	}
+	fmt.Println("  failed as expected:", bad.Wait(ctx))
+	return nil
+}
+
+func etl(ctx context.Context, c *runtime.Client) error {
+	src := tasks.Source{Name: "orders.csv", Since: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	extract, err := tasks.EnqueueExtract(ctx, c, src)
+	if err != nil {
+		return err
+	}
+	raw, err := extract.Get(ctx)
+	if err != nil {
+		return err
+	}
+	transform, err := tasks.EnqueueTransform(ctx, c, raw, "v2")
+	if err != nil {
+		return err
+	}
+	clean, err := transform.Get(ctx)
+	if err != nil {
+		return err
+	}
+	load, err := tasks.EnqueueLoad(ctx, c, clean, "warehouse")
+	if err != nil {
+		return err
+	}
+	report, err := load.Get(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("etl: extracted %d rows from %s; kept %d records (dropped %d, sum %d); loaded %d into %s\n",
+		len(raw.Rows), raw.Source, len(clean.Records), clean.Dropped, clean.Stats["sum"], report.Loaded, report.Destination)
+	return nil
+}
+
+func fanOut(ctx context.Context, c *runtime.Client) error {
+	var squares []*runtime.Handle[int]
+	for n := 1; n <= 10; n++ {
+		h, err := tasks.EnqueueSquare(ctx, c, n)
+		if err != nil {
+			return err
+		}
+		squares = append(squares, h)
+	}
+	var xs []int
+	for _, h := range squares {
+		v, err := h.Get(ctx)
+		if err != nil {
+			return err
+		}
+		xs = append(xs, v)
+	}
+	sum, err := tasks.EnqueueSum(ctx, c, xs)
+	if err != nil {
+		return err
+	}
+	total, err := sum.Get(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("numbers: squares of 1..10 = %v, sum = %d\n", xs, total)
+	return nil
+}
