@@ -79,15 +79,16 @@ func (w *Worker) run(ctx context.Context, env *Envelope, d *Delivery, h Handler)
 }
 
 func (w *Worker) succeed(d *Delivery, env *Envelope, result []byte) {
-	// The result is stored before the ack: a crash in between runs the
+	// The unique key is free by the time a waiting handle sees the result,
+	// and the result is stored before the ack: a crash in between runs the
 	// task again rather than losing its result.
+	w.releaseUnique(env)
 	w.putRecord(env, StateSucceeded, result, "")
 	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 	defer cancel()
 	if err := w.tr.Ack(ctx, d); err != nil {
 		w.log.Warn("taskgen: ack failed", "task", env.Task, "id", env.ID, "queue", env.Queue, "err", err)
 	}
-	w.releaseUnique(env)
 }
 
 // fail retries the task or dead-letters it.
@@ -146,12 +147,12 @@ func (w *Worker) deadLetter(d *Delivery, env *Envelope, reason Reason, cause err
 		w.log.Error("taskgen: dead letter failed; the lease will expire", "task", env.Task, "id", env.ID, "queue", env.Queue, "err", err)
 		return
 	}
+	w.releaseUnique(env)
 	state := StateFailed
 	if reason == ReasonExpired {
 		state = StateExpired
 	}
 	w.putRecord(env, state, nil, fmt.Sprintf("%s: %v", reason, cause))
-	w.releaseUnique(env)
 }
 
 // putRecord writes the task's state; a store failure is logged, not fatal,
