@@ -28,8 +28,9 @@ type Writer struct {
 	first bool
 }
 
-// Bytes returns the document, or nil if an error occurred. The slice aliases
-// the Writer's buffer until the next Reset or write.
+// Bytes returns the document, or nil if an error occurred, like
+// encoding/json.Marshal. The slice is the Writer's own buffer: it stays
+// valid until the next Reset.
 func (w *Writer) Bytes() []byte {
 	if w.err != nil {
 		return nil
@@ -55,6 +56,18 @@ func (w *Writer) Grow(n int) {
 	}
 }
 
+// initialCap is the first buffer size: most task payloads fit, so encoding
+// one costs a single allocation instead of one per doubling from zero.
+const initialCap = 256
+
+// start gives an empty Writer its first buffer. Every method that can begin
+// a document calls it.
+func (w *Writer) start() {
+	if w.buf == nil {
+		w.buf = make([]byte, 0, initialCap)
+	}
+}
+
 func (w *Writer) setErr(err error) {
 	if w.err == nil {
 		w.err = err
@@ -72,6 +85,7 @@ func (w *Writer) comma() {
 
 // BeginObject writes '{'.
 func (w *Writer) BeginObject() {
+	w.start()
 	w.buf = append(w.buf, '{')
 	w.first = true
 }
@@ -84,6 +98,7 @@ func (w *Writer) EndObject() {
 
 // BeginArray writes '['.
 func (w *Writer) BeginArray() {
+	w.start()
 	w.buf = append(w.buf, '[')
 	w.first = true
 }
@@ -134,11 +149,13 @@ func (w *Writer) MapKeyUint(k uint64) {
 
 // Null writes null.
 func (w *Writer) Null() {
+	w.start()
 	w.buf = append(w.buf, "null"...)
 }
 
 // Bool writes true or false.
 func (w *Writer) Bool(v bool) {
+	w.start()
 	if v {
 		w.buf = append(w.buf, "true"...)
 	} else {
@@ -148,11 +165,13 @@ func (w *Writer) Bool(v bool) {
 
 // Int writes a signed integer.
 func (w *Writer) Int(v int64) {
+	w.start()
 	w.buf = strconv.AppendInt(w.buf, v, 10)
 }
 
 // Uint writes an unsigned integer.
 func (w *Writer) Uint(v uint64) {
+	w.start()
 	w.buf = strconv.AppendUint(w.buf, v, 10)
 }
 
@@ -169,6 +188,7 @@ func (w *Writer) Float32(v float32) {
 }
 
 func (w *Writer) float(v float64, bits int) {
+	w.start()
 	if math.IsNaN(v) || math.IsInf(v, 0) {
 		w.setErr(fmt.Errorf("codec: unsupported value: float%d %s has no JSON representation",
 			bits, strconv.FormatFloat(v, 'g', -1, bits)))
@@ -183,12 +203,14 @@ func (w *Writer) float(v float64, bits int) {
 // metacharacters <, > and &, U+2028 and U+2029, with invalid UTF-8 replaced
 // by U+FFFD.
 func (w *Writer) String(v string) {
+	w.start()
 	w.buf = appendString(w.buf, v)
 }
 
 // Bytes64 writes a byte slice as a standard base64 string, or null for a
 // nil slice, like encoding/json.
 func (w *Writer) Bytes64(v []byte) {
+	w.start()
 	if v == nil {
 		w.Null()
 		return
@@ -202,6 +224,7 @@ func (w *Writer) Bytes64(v []byte) {
 // nanoseconds. A year outside [0,9999] or a zone offset of a day or more
 // cannot be written in RFC 3339 and records an error.
 func (w *Writer) Time(t time.Time) {
+	w.start()
 	n := len(w.buf)
 	b, err := t.AppendText(append(w.buf, '"'))
 	if err != nil {
@@ -218,6 +241,7 @@ func (w *Writer) Time(t time.Time) {
 // pointer inside a non-nil m is the caller's to check, since telling it
 // apart needs reflection.
 func (w *Writer) Marshaler(m json.Marshaler) {
+	w.start()
 	if m == nil {
 		w.Null()
 		return
@@ -241,6 +265,7 @@ func (w *Writer) Marshaler(m json.Marshaler) {
 // TextMarshaler writes the output of m.MarshalText as a string literal. A
 // nil m writes null.
 func (w *Writer) TextMarshaler(m encoding.TextMarshaler) {
+	w.start()
 	if m == nil {
 		w.Null()
 		return
