@@ -24,7 +24,7 @@ func Open(ctx context.Context, rawURL string) (runtime.Transport, error) {
 		if ue := (*url.Error)(nil); errors.As(err, &ue) {
 			err = ue.Err
 		}
-		return nil, fmt.Errorf("taskgen: open transport: malformed URL: %v", err)
+		return nil, fmt.Errorf("taskgen: open transport: malformed URL (want scheme://..., for example mem:// or redis://127.0.0.1:6379/0): %v", err)
 	}
 	switch u.Scheme {
 	case "mem":

@@ -34,16 +34,22 @@ func (t *Transport) Publish(_ context.Context, msg *runtime.Message) error {
 	if t.closed.Load() {
 		return runtime.ErrClosed
 	}
-	if _, ok := t.held[msg.ID]; ok {
-		return fmt.Errorf("%w: %q (publishing to queue %q)", runtime.ErrDuplicateTask, msg.ID, msg.Queue)
+	return t.publishLocked(e, time.Now())
+}
+
+// publishLocked adds e, a new entry holding its own copy of the message.
+func (t *Transport) publishLocked(e *entry, now time.Time) error {
+	if _, ok := t.held[e.msg.ID]; ok {
+		return fmt.Errorf("%w: %q (publishing to queue %q)", runtime.ErrDuplicateTask, e.msg.ID, e.msg.Queue)
 	}
-	q := t.queueLocked(msg.Queue)
 	t.seq++
-	e.seq, e.q = t.seq, q
-	t.held[msg.ID] = e
-	now := time.Now()
-	if msg.ETA.After(now) {
-		t.delayLocked(e, msg.ETA, now)
+	e.seq, e.q = t.seq, t.queueLocked(e.msg.Queue)
+	t.held[e.msg.ID] = e
+	// Promote what fell due before this message, so that it lines up
+	// behind them.
+	t.advanceLocked(now)
+	if e.msg.ETA.After(now) {
+		t.delayLocked(e, e.msg.ETA, now)
 		return nil
 	}
 	t.readyLocked(e)
@@ -73,6 +79,7 @@ func (t *Transport) Fetch(ctx context.Context, req runtime.FetchRequest) ([]*run
 		ttl = t.cfg.Lease
 	}
 	var w *waiter
+	woken := false // by a signal, which may have been meant for another queue
 	for {
 		t.mu.Lock()
 		if t.closed.Load() {
@@ -80,12 +87,22 @@ func (t *Transport) Fetch(ctx context.Context, req runtime.FetchRequest) ([]*run
 			return nil, runtime.ErrClosed
 		}
 		if err := ctx.Err(); err != nil {
+			if woken {
+				t.passOnLocked()
+			}
 			t.mu.Unlock()
 			return nil, err
 		}
 		now := time.Now()
 		t.advanceLocked(now)
 		if ds := t.takeLocked(req.Queues, limit, now, ttl); ds != nil {
+			if len(t.waiters) > 0 {
+				if woken {
+					t.passOnLocked()
+				}
+				// Consumers still waiting must wake if these leases lapse.
+				t.armLocked(now)
+			}
 			t.mu.Unlock()
 			return ds, nil
 		}
@@ -99,7 +116,7 @@ func (t *Transport) Fetch(ctx context.Context, req runtime.FetchRequest) ([]*run
 
 		select {
 		case <-w.ch:
-			// Something became ready; look again.
+			woken = true
 		case <-ctx.Done():
 			t.mu.Lock()
 			t.abandonLocked(w)

@@ -45,8 +45,7 @@ func (t *Transport) signalLocked(w *waiter) {
 }
 
 // abandonLocked takes w off the list when its Fetch gives up. A signal w
-// received but will not act on is passed to the waiters that can, so the
-// message that caused it is not left ready with every consumer asleep.
+// received but will not act on is passed on.
 func (t *Transport) abandonLocked(w *waiter) {
 	if !w.signaled {
 		if i := slices.Index(t.waiters, w); i >= 0 {
@@ -58,6 +57,14 @@ func (t *Transport) abandonLocked(w *waiter) {
 	case <-w.ch:
 	default:
 	}
+	t.passOnLocked()
+}
+
+// passOnLocked signals every waiter with a ready message in one of its
+// queues. A signal is spent without taking the message that caused it when
+// its Fetch gives up, or takes from an earlier queue instead; the message
+// must not be left ready while its consumers sleep.
+func (t *Transport) passOnLocked() {
 	for i := 0; i < len(t.waiters); {
 		w := t.waiters[i]
 		if t.anyReadyLocked(w.queues) {

@@ -1,0 +1,329 @@
+package transporttest
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/taskgen/taskgen/runtime"
+)
+
+// ignoreUpdatedAt leaves out the timestamp a store may fill in.
+var ignoreUpdatedAt = cmpopts.IgnoreFields(runtime.Record{}, "UpdatedAt")
+
+func runRecordCases(t *testing.T, factory func(t *testing.T) runtime.Store) {
+	t.Run("Record", func(t *testing.T) {
+		t.Parallel()
+
+		t.Run("PutGet", func(t *testing.T) {
+			t.Parallel()
+			s := setupStore(t, factory)
+			ctx := t.Context()
+			id := queueName(t)
+			if _, err := s.GetRecord(ctx, id); !errors.Is(err, runtime.ErrNotFound) {
+				t.Fatalf("GetRecord of an unknown task: got %v, want runtime.ErrNotFound", err)
+			}
+			result := []byte(`{"n":1}`)
+			want := runtime.Record{ID: id, Task: "tasks.Count", Queue: "etl", State: runtime.StateSucceeded, Attempt: 2, Result: result, Error: "earlier failure"}
+			put := want
+			if err := s.PutRecord(ctx, &put, 0); err != nil {
+				t.Fatalf("PutRecord: %v", err)
+			}
+			copy(result, "XXXXXXX") // a caller reusing its buffer
+
+			got := getRecord(t, s, id)
+			want.Result = []byte(`{"n":1}`)
+			if diff := cmp.Diff(&want, got, ignoreUpdatedAt); diff != "" {
+				t.Fatalf("GetRecord (-want +got):\n%s", diff)
+			}
+			if got.UpdatedAt.IsZero() {
+				t.Errorf("GetRecord: UpdatedAt not set")
+			}
+			// The record returned is the caller's to change.
+			got.State, got.Result[0] = runtime.StateFailed, 'X'
+			if again := getRecord(t, s, id); again.State != runtime.StateSucceeded || string(again.Result) != `{"n":1}` {
+				t.Fatalf("changing a returned record changed the stored one: %+v", again)
+			}
+		})
+
+		t.Run("ProgressKept", func(t *testing.T) {
+			t.Parallel()
+			s := setupStore(t, factory)
+			ctx := t.Context()
+			id := queueName(t)
+			if err := s.SetProgress(ctx, id, "downloading", []byte(`{"pct":40}`), 0); err != nil {
+				t.Fatalf("SetProgress: %v", err)
+			}
+			got := getRecord(t, s, id)
+			if got.State != runtime.StatePending || got.Progress != "downloading" || string(got.ProgressMeta) != `{"pct":40}` {
+				t.Fatalf("record after SetProgress on an unknown task = %+v, want pending with the progress", got)
+			}
+
+			for _, state := range []runtime.State{runtime.StateActive, runtime.StateSucceeded} {
+				if err := s.PutRecord(ctx, &runtime.Record{ID: id, Task: "tasks.Fetch", State: state}, 0); err != nil {
+					t.Fatalf("PutRecord: %v", err)
+				}
+				got := getRecord(t, s, id)
+				if got.State != state || got.Progress != "downloading" || string(got.ProgressMeta) != `{"pct":40}` {
+					t.Fatalf("record after PutRecord(%s) = %+v, want state %s with the progress kept", state, got, state)
+				}
+			}
+		})
+
+		t.Run("WaitWakesOnTerminal", func(t *testing.T) {
+			t.Parallel()
+			s := setupStore(t, factory)
+			ctx := t.Context()
+			id := queueName(t)
+
+			const waiters = 5
+			results := make(chan *runtime.Record, waiters)
+			errs := make(chan error, waiters)
+			for range waiters {
+				go func() {
+					ctx, cancel := context.WithTimeout(context.Background(), 3*eventually)
+					defer cancel()
+					r, err := s.WaitRecord(ctx, id)
+					if err != nil {
+						errs <- err
+						return
+					}
+					results <- r
+				}()
+			}
+			time.Sleep(100 * time.Millisecond) // let the waiters block first
+			if err := s.PutRecord(ctx, &runtime.Record{ID: id, State: runtime.StateActive}, 0); err != nil {
+				t.Fatalf("PutRecord: %v", err)
+			}
+			select {
+			case r := <-results:
+				t.Fatalf("WaitRecord returned on a non-terminal record: %+v", r)
+			case err := <-errs:
+				t.Fatalf("WaitRecord: %v", err)
+			case <-time.After(quiet):
+			}
+
+			if err := s.PutRecord(ctx, &runtime.Record{ID: id, State: runtime.StateSucceeded, Result: []byte("42")}, 0); err != nil {
+				t.Fatalf("PutRecord: %v", err)
+			}
+			for range waiters {
+				select {
+				case r := <-results:
+					if r.State != runtime.StateSucceeded || string(r.Result) != "42" {
+						t.Fatalf("WaitRecord = %+v, want the succeeded record", r)
+					}
+				case err := <-errs:
+					t.Fatalf("WaitRecord: %v", err)
+				case <-time.After(eventually):
+					t.Fatalf("WaitRecord still blocked %v after the record turned terminal", eventually)
+				}
+			}
+
+			// A record already terminal returns at once.
+			r, err := s.WaitRecord(ctx, id)
+			if err != nil || r.State != runtime.StateSucceeded {
+				t.Fatalf("WaitRecord of a finished task = %+v, %v", r, err)
+			}
+		})
+
+		t.Run("WaitHonoursContext", func(t *testing.T) {
+			t.Parallel()
+			s := setupStore(t, factory)
+			id := queueName(t)
+			if err := s.PutRecord(t.Context(), &runtime.Record{ID: id, State: runtime.StateRetry}, 0); err != nil {
+				t.Fatalf("PutRecord: %v", err)
+			}
+			for _, id := range []string{id, id + ".unknown"} {
+				ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+				r, err := s.WaitRecord(ctx, id)
+				cancel()
+				if !errors.Is(err, context.DeadlineExceeded) {
+					t.Fatalf("WaitRecord(%s) = %+v, %v; want context.DeadlineExceeded", id, r, err)
+				}
+			}
+		})
+
+		t.Run("TTL", func(t *testing.T) {
+			t.Parallel()
+			s := setupStore(t, factory)
+			id := queueName(t)
+			if err := s.PutRecord(t.Context(), &runtime.Record{ID: id, State: runtime.StateSucceeded}, 200*time.Millisecond); err != nil {
+				t.Fatalf("PutRecord: %v", err)
+			}
+			waitFor(t, "record to expire", func() bool {
+				_, err := s.GetRecord(t.Context(), id)
+				return errors.Is(err, runtime.ErrNotFound)
+			})
+		})
+	})
+}
+
+func getRecord(t *testing.T, s runtime.Store, id string) *runtime.Record {
+	t.Helper()
+	r, err := s.GetRecord(t.Context(), id)
+	if err != nil {
+		t.Fatalf("GetRecord(%s): %v", id, err)
+	}
+	return r
+}
+
+func runKVCases(t *testing.T, factory func(t *testing.T) runtime.Store) {
+	t.Run("KV", func(t *testing.T) {
+		t.Parallel()
+
+		t.Run("PutGetDelete", func(t *testing.T) {
+			t.Parallel()
+			s := setupStore(t, factory)
+			ctx := t.Context()
+			key := queueName(t)
+			if _, err := s.Get(ctx, key); !errors.Is(err, runtime.ErrNotFound) {
+				t.Fatalf("Get of a missing key: got %v, want runtime.ErrNotFound", err)
+			}
+			value := []byte("one")
+			if err := s.Put(ctx, key, value, 0); err != nil {
+				t.Fatalf("Put: %v", err)
+			}
+			copy(value, "XXX") // a caller reusing its buffer
+			expectValue(t, s, key, "one")
+			if err := s.Put(ctx, key, []byte("two"), 0); err != nil {
+				t.Fatalf("Put: %v", err)
+			}
+			expectValue(t, s, key, "two")
+			if err := s.Delete(ctx, key); err != nil {
+				t.Fatalf("Delete: %v", err)
+			}
+			if _, err := s.Get(ctx, key); !errors.Is(err, runtime.ErrNotFound) {
+				t.Fatalf("Get after Delete: got %v, want runtime.ErrNotFound", err)
+			}
+			if err := s.Delete(ctx, key); err != nil {
+				t.Fatalf("Delete of a missing key: %v, want no error", err)
+			}
+		})
+
+		t.Run("PutNXOnce", func(t *testing.T) {
+			t.Parallel()
+			s := setupStore(t, factory)
+			key := queueName(t)
+			const racers = 50
+			var (
+				won  atomic.Int32
+				wg   sync.WaitGroup
+				errs = make(chan error, racers)
+			)
+			for range racers {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					ok, err := s.PutNX(context.Background(), key, []byte("mine"), 0)
+					if err != nil {
+						errs <- err
+					}
+					if ok {
+						won.Add(1)
+					}
+				}()
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				t.Errorf("PutNX: %v", err)
+			}
+			if n := won.Load(); n != 1 {
+				t.Fatalf("%d of %d concurrent PutNX calls stored the key, want exactly 1", n, racers)
+			}
+			expectValue(t, s, key, "mine")
+			if ok, err := s.PutNX(t.Context(), key, []byte("late"), 0); ok || err != nil {
+				t.Fatalf("PutNX of a present key = %v, %v; want false, nil", ok, err)
+			}
+		})
+
+		t.Run("IncrExact", func(t *testing.T) {
+			t.Parallel()
+			s := setupStore(t, factory)
+			key := queueName(t)
+			const goroutines, each = 50, 100
+			var wg sync.WaitGroup
+			errs := make(chan error, goroutines)
+			for range goroutines {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for range each {
+						if _, err := s.Incr(context.Background(), key, 1, 0); err != nil {
+							errs <- err
+							return
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				t.Fatalf("Incr: %v", err)
+			}
+			n, err := s.Incr(t.Context(), key, -goroutines*each+7, 0)
+			if err != nil || n != 7 {
+				t.Fatalf("Incr after %d increments by 1, by %d = %d, %v; want 7", goroutines*each, -goroutines*each+7, n, err)
+			}
+			// Counters read as decimal text, as in Redis.
+			expectValue(t, s, key, "7")
+
+			if err := s.Put(t.Context(), key+".text", []byte("twelve"), 0); err != nil {
+				t.Fatalf("Put: %v", err)
+			}
+			if _, err := s.Incr(t.Context(), key+".text", 1, 0); err == nil {
+				t.Fatalf("Incr of a value that is not an integer succeeded, want an error")
+			}
+		})
+
+		t.Run("TTL", func(t *testing.T) {
+			t.Parallel()
+			s := setupStore(t, factory)
+			ctx := t.Context()
+			key := queueName(t)
+			const ttl = 200 * time.Millisecond
+			if err := s.Put(ctx, key+".put", []byte("v"), ttl); err != nil {
+				t.Fatalf("Put: %v", err)
+			}
+			if ok, err := s.PutNX(ctx, key+".nx", []byte("v"), ttl); !ok || err != nil {
+				t.Fatalf("PutNX = %v, %v; want true, nil", ok, err)
+			}
+			if _, err := s.Incr(ctx, key+".incr", 5, ttl); err != nil {
+				t.Fatalf("Incr: %v", err)
+			}
+			if err := s.Put(ctx, key+".forever", []byte("v"), 0); err != nil {
+				t.Fatalf("Put: %v", err)
+			}
+			for _, k := range []string{key + ".put", key + ".nx", key + ".incr"} {
+				waitFor(t, k+" to expire", func() bool {
+					_, err := s.Get(ctx, k)
+					return errors.Is(err, runtime.ErrNotFound)
+				})
+			}
+			// Expired keys are absent to every call, not just Get.
+			if ok, err := s.PutNX(ctx, key+".nx", []byte("again"), 0); !ok || err != nil {
+				t.Fatalf("PutNX of an expired key = %v, %v; want true, nil", ok, err)
+			}
+			if n, err := s.Incr(ctx, key+".incr", 1, 0); n != 1 || err != nil {
+				t.Fatalf("Incr of an expired counter = %d, %v; want 1", n, err)
+			}
+			expectValue(t, s, key+".forever", "v")
+		})
+	})
+}
+
+func expectValue(t *testing.T, s runtime.Store, key, want string) {
+	t.Helper()
+	got, err := s.Get(t.Context(), key)
+	if err != nil {
+		t.Fatalf("Get(%s): %v", key, err)
+	}
+	if string(got) != want {
+		t.Fatalf("Get(%s) = %q, want %q", key, got, want)
+	}
+}
