@@ -44,10 +44,13 @@ type Record struct {
 // Store keeps results, progress and shared state. It is a seam for broker
 // packages; the memory and Redis transports are also stores.
 type Store interface {
-	// PutRecord writes r's state, result and error, keeping any progress
-	// already recorded, and wakes WaitRecord callers when r is terminal.
+	// PutRecord writes r's state, result and error, and wakes WaitRecord
+	// callers when r is terminal. Progress already recorded is kept; r's
+	// progress is taken only when no record exists. ttl > 0 sets the
+	// record's expiry; zero keeps the current one.
 	PutRecord(ctx context.Context, r *Record, ttl time.Duration) error
-	// SetProgress records a task's progress.
+	// SetProgress records a task's progress, creating a pending record when
+	// there is none; ttl as for PutRecord.
 	SetProgress(ctx context.Context, id, state string, meta []byte, ttl time.Duration) error
 	// GetRecord returns the record of task id, or ErrNotFound.
 	GetRecord(ctx context.Context, id string) (*Record, error)
@@ -65,7 +68,8 @@ type Store interface {
 	// Delete removes key; a missing key is not an error.
 	Delete(ctx context.Context, key string) error
 	// Incr adds delta to the integer under key (absent is 0), sets its ttl
-	// when ttl > 0, and returns the new value.
+	// when ttl > 0, and returns the new value. The counter is stored as
+	// decimal text, which Get returns; a non-integer value is an error.
 	Incr(ctx context.Context, key string, delta int64, ttl time.Duration) (int64, error)
 }
 

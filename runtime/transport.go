@@ -22,6 +22,8 @@ type Message struct {
 }
 
 // Delivery is a message handed to a consumer under a lease.
+//
+// Its Body is shared with the transport and must not be modified.
 type Delivery struct {
 	Message
 	// Deliveries counts how many times this message has been delivered,
@@ -41,7 +43,8 @@ type FetchRequest struct {
 	Queues []string
 	// Max is the most deliveries to return; at least 1.
 	Max int
-	// Lease is how long each delivery is held before it is delivered again.
+	// Lease is how long each delivery is held before it is delivered again;
+	// zero means the transport's default.
 	Lease time.Duration
 }
 
@@ -91,27 +94,35 @@ type QueueStats struct {
 
 // Transport moves messages between clients and workers. It is a seam for
 // broker packages; users open one with transport.Open and do not implement it.
-// Every implementation passes transport/transporttest.
+// Every implementation passes transport/transporttest, which is the precise
+// specification of these methods. Calls that do not block may ignore ctx, so
+// that a worker can still settle a task while it shuts down.
 type Transport interface {
 	// Publish stores msg durably; it returns nil only once the broker holds it.
 	Publish(ctx context.Context, msg *Message) error
 	// Fetch blocks until at least one message is deliverable in req.Queues,
 	// or ctx is done, and returns up to req.Max deliveries, each leased.
+	// Once ctx is done it leases nothing and returns ctx.Err().
 	Fetch(ctx context.Context, req FetchRequest) ([]*Delivery, error)
 	// Ack removes a delivered message for good. A lapsed lease returns
 	// ErrLeaseLost.
 	Ack(ctx context.Context, d *Delivery) error
 	// Nack puts a delivered message back, after opts.Delay.
 	Nack(ctx context.Context, d *Delivery, opts NackOptions) error
-	// Extend renews a delivery's lease for another lease duration.
+	// Extend renews a delivery's lease for another lease duration (zero:
+	// the transport's default).
 	Extend(ctx context.Context, d *Delivery, lease time.Duration) error
-	// DeadLetter removes a delivered message and records it as dead.
+	// DeadLetter removes a delivered message and records it as dead. An
+	// empty dl.ID or dl.Queue comes from d, a zero dl.At is now, and a nil
+	// dl.Body is the message's body.
 	DeadLetter(ctx context.Context, d *Delivery, dl DeadLetter) error
-	// DeadLetters lists up to limit dead letters of queue, oldest first.
+	// DeadLetters lists up to limit dead letters of queue, oldest first;
+	// limit <= 0 lists them all.
 	DeadLetters(ctx context.Context, queue string, limit int) ([]DeadLetter, error)
 	// Stats counts the messages of queue.
 	Stats(ctx context.Context, queue string) (QueueStats, error)
-	// Close releases the transport's resources.
+	// Close releases the transport's resources. Later calls return
+	// ErrClosed; a second Close returns nil.
 	Close() error
 }
 
@@ -121,7 +132,8 @@ var (
 	// whose lease lapsed: the message may already be with another worker.
 	ErrLeaseLost = errors.New("taskgen: lease lost")
 	// ErrDuplicateTask is returned when publishing a task whose ID the
-	// transport already holds.
+	// transport holds (pending, delayed or active); after Ack or DeadLetter
+	// the ID is free again.
 	ErrDuplicateTask = errors.New("taskgen: task ID already exists")
 	// ErrClosed is returned by a closed transport or store.
 	ErrClosed = errors.New("taskgen: closed")
