@@ -67,7 +67,9 @@ func (h *Handle[R]) Wait(ctx context.Context) error {
 	return err
 }
 
-// FailedError is the stored outcome of a task that did not succeed.
+// FailedError is the stored outcome of a task that did not succeed. Its
+// Message starts with the dead-letter reason, such as "failed" or
+// "schema_mismatch".
 type FailedError struct {
 	State   State
 	Message string
@@ -77,5 +79,5 @@ func (e *FailedError) Error() string {
 	if e.Message == "" {
 		return string(e.State)
 	}
-	return string(e.State) + ": " + e.Message
+	return e.Message
 }

@@ -110,7 +110,7 @@ func (w *Worker) fail(d *Delivery, env *Envelope, err error) {
 		if errors.As(err, &pe) {
 			reason = ReasonPanicked
 		}
-		w.deadLetter(d, env, reason, fmt.Errorf("after %d attempts: %w", env.Attempt+1, err))
+		w.deadLetter(d, env, reason, fmt.Errorf("gave up after %s: %w", plural(env.Attempt+1, "attempt"), err))
 		return
 	}
 	delay := backoff(env.BackoffMin, env.BackoffMax, env.Attempt)
@@ -181,6 +181,13 @@ func (w *Worker) releaseUnique(env *Envelope) {
 	if err := w.cfg.Store.Delete(ctx, uniqueStoreKey(env.UniqueKey)); err != nil {
 		w.log.Warn("taskgen: releasing unique key failed; it frees at the end of its window", "task", env.Task, "id", env.ID, "err", err)
 	}
+}
+
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 // backoff returns the delay before retry attempt+1: exponential from lo,

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"log"
 	"log/slog"
-	"os"
 	"time"
 
 	"github.com/taskgen/taskgen/example/tasks"
@@ -40,12 +39,14 @@ func run(ctx context.Context) error {
 	w := runtime.NewWorker(tr, runtime.WorkerConfig{
 		Queues:      []string{"emails", "etl", "numbers"},
 		Concurrency: 8,
-		Logger:      slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})),
+		// The demo prints what it needs; the worker's own logs would repeat it.
+		Logger: slog.New(slog.DiscardHandler),
 	})
 	if err := errors.Join(tasks.Register(w), tasks.RegisterMailer(w, &tasks.Mailer{Outbox: outbox, From: "shop@example.com"})); err != nil {
 		return err
 	}
 	wctx, stop := context.WithCancel(ctx)
+	defer stop()
 	done := make(chan error, 1)
 	go func() { done <- w.Run(wctx) }()
 
