@@ -7,8 +7,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log"
 	"log/slog"
+	"os"
 	"time"
 
 	"github.com/taskgen/taskgen/example/tasks"
@@ -21,12 +23,12 @@ func main() {
 	log.SetPrefix("demo: ")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := run(ctx); err != nil {
+	if err := run(ctx, os.Stdout); err != nil {
 		log.Fatal(err)
 	}
 }
 
-func run(ctx context.Context) error {
+func run(ctx context.Context, out io.Writer) error {
 	tr, err := transport.Open(ctx, "mem://")
 	if err != nil {
 		return err
@@ -51,13 +53,13 @@ func run(ctx context.Context) error {
 	go func() { done <- w.Run(wctx) }()
 
 	c := runtime.NewClient(tr)
-	if err := mail(ctx, c, outbox); err != nil {
+	if err := mail(ctx, out, c, outbox); err != nil {
 		return err
 	}
-	if err := etl(ctx, c); err != nil {
+	if err := etl(ctx, out, c); err != nil {
 		return err
 	}
-	if err := fanOut(ctx, c); err != nil {
+	if err := fanOut(ctx, out, c); err != nil {
 		return err
 	}
 
@@ -65,11 +67,11 @@ func run(ctx context.Context) error {
 	if err := <-done; err != nil {
 		return fmt.Errorf("worker: %w", err)
 	}
-	fmt.Println("worker drained; bye")
+	fmt.Fprintln(out, "worker drained; bye")
 	return nil
 }
 
-func mail(ctx context.Context, c *runtime.Client, outbox *tasks.Outbox) error {
+func mail(ctx context.Context, out io.Writer, c *runtime.Client, outbox *tasks.Outbox) error {
 	welcome, err := tasks.EnqueueSendWelcome(ctx, c, 42, "ada@example.com")
 	if err != nil {
 		return err
@@ -89,15 +91,15 @@ func mail(ctx context.Context, c *runtime.Client, outbox *tasks.Outbox) error {
 	if err != nil {
 		return err
 	}
-	fmt.Println("mail:")
+	fmt.Fprintln(out, "mail:")
 	for _, m := range outbox.Sent() {
-		fmt.Println("  sent", m)
+		fmt.Fprintln(out, "  sent", m)
 	}
-	fmt.Println("  failed as expected:", bad.Wait(ctx))
+	fmt.Fprintln(out, "  failed as expected:", bad.Wait(ctx))
 	return nil
 }
 
-func etl(ctx context.Context, c *runtime.Client) error {
+func etl(ctx context.Context, out io.Writer, c *runtime.Client) error {
 	src := tasks.Source{Name: "orders.csv", Since: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 	extract, err := tasks.EnqueueExtract(ctx, c, src)
 	if err != nil {
@@ -123,12 +125,12 @@ func etl(ctx context.Context, c *runtime.Client) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("etl: extracted %d rows from %s; kept %d records (dropped %d, sum %d); loaded %d into %s\n",
+	fmt.Fprintf(out, "etl: extracted %d rows from %s; kept %d records (dropped %d, sum %d); loaded %d into %s\n",
 		len(raw.Rows), raw.Source, len(clean.Records), clean.Dropped, clean.Stats["sum"], report.Loaded, report.Destination)
 	return nil
 }
 
-func fanOut(ctx context.Context, c *runtime.Client) error {
+func fanOut(ctx context.Context, out io.Writer, c *runtime.Client) error {
 	var squares []*runtime.Handle[int]
 	for n := 1; n <= 10; n++ {
 		h, err := tasks.EnqueueSquare(ctx, c, n)
@@ -153,6 +155,6 @@ func fanOut(ctx context.Context, c *runtime.Client) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("numbers: squares of 1..10 = %v, sum = %d\n", xs, total)
+	fmt.Fprintf(out, "numbers: squares of 1..10 = %v, sum = %d\n", xs, total)
 	return nil
 }
