@@ -1,0 +1,8 @@
+package hidden
+
+type secret struct{ X int }
+
+// Wrapper exposes a field of an unexported type.
+type Wrapper struct {
+	S secret
+}

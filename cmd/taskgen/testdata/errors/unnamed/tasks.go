@@ -1,0 +1,6 @@
+package tasks
+
+import "context"
+
+//taskgen:task
+func Anonymous(context.Context, int, string) error { return nil }
