@@ -2,8 +2,7 @@ package runtime
 
 // This file defines the workflow (canvas) types. Composition builds a tree
 // of nodes; the compiler checks that each step's input type is the previous
-// result type. Running a workflow (Submit) stores the tree in the Store and
-// is not part of this release.
+// result type. Submit (workflow.go) stores the tree in the Store and runs it.
 
 type nodeKind uint8
 
@@ -27,34 +26,40 @@ type node struct {
 
 // Sig is a complete task call, or a composed workflow, whose result is R
 // (Celery's signature).
-type Sig[R any] struct{ n *node }
+type Sig[R any] struct {
+	n      *node
+	decode func([]byte) (R, error)
+}
 
 // Step is a task call missing its first argument, of type In, which the
 // previous step's result fills in (Celery's partial signature).
-type Step[In, Out any] struct{ n *node }
+type Step[In, Out any] struct {
+	n      *node
+	decode func([]byte) (Out, error)
+}
 
 // NewSig returns the call of task t with args. Generated XSig functions
 // call it.
 func NewSig[R any](t *Task[R], args Payload) Sig[R] {
-	return Sig[R]{n: &node{kind: nodeTask, def: &t.Def, args: args}}
+	return Sig[R]{n: &node{kind: nodeTask, def: &t.Def, args: args}, decode: t.UnmarshalResult}
 }
 
 // NewStep returns the call of task t with args, whose argument named
 // firstArg on the wire is left to the previous step. Generated XStep
 // functions call it.
 func NewStep[In, Out any](t *Task[Out], firstArg string, args Payload) Step[In, Out] {
-	return Step[In, Out]{n: &node{kind: nodeTask, def: &t.Def, args: args, firstArg: firstArg}}
+	return Step[In, Out]{n: &node{kind: nodeTask, def: &t.Def, args: args, firstArg: firstArg}, decode: t.UnmarshalResult}
 }
 
 // With returns a copy of s whose task, or every task of the workflow, runs
 // with opts (for example Queue or Priority).
 func (s Sig[R]) With(opts ...Option) Sig[R] {
-	return Sig[R]{n: s.n.with(opts)}
+	return Sig[R]{n: s.n.with(opts), decode: s.decode}
 }
 
 // With returns a copy of s whose task runs with opts.
 func (s Step[In, Out]) With(opts ...Option) Step[In, Out] {
-	return Step[In, Out]{n: s.n.with(opts)}
+	return Step[In, Out]{n: s.n.with(opts), decode: s.decode}
 }
 
 func (n *node) with(opts []Option) *node {
@@ -66,21 +71,23 @@ func (n *node) with(opts []Option) *node {
 // Then chains a and step: step runs after a succeeds, with a's result as its
 // first argument.
 func Then[A, B any](a Sig[A], step Step[A, B]) Sig[B] {
-	return Sig[B]{n: &node{kind: nodeThen, children: []*node{a.n, step.n}}}
+	return Sig[B]{n: &node{kind: nodeThen, children: []*node{a.n, step.n}}, decode: step.decode}
 }
 
 // Seq chains a and b: b runs after a succeeds, ignoring a's result.
 func Seq[A, B any](a Sig[A], b Sig[B]) Sig[B] {
-	return Sig[B]{n: &node{kind: nodeSeq, children: []*node{a.n, b.n}}}
+	return Sig[B]{n: &node{kind: nodeSeq, children: []*node{a.n, b.n}}, decode: b.decode}
 }
 
 // Group runs sigs in parallel; its result lists theirs in the order given.
 func Group[R any](sigs ...Sig[R]) Sig[[]R] {
 	n := &node{kind: nodeGroup, children: make([]*node, len(sigs))}
+	var elem func([]byte) (R, error)
 	for i, s := range sigs {
 		n.children[i] = s.n
+		elem = s.decode
 	}
-	return Sig[[]R]{n: n}
+	return Sig[[]R]{n: n, decode: sliceDecoder(elem)}
 }
 
 // Chord runs header in parallel, then body once with their results in order.
@@ -90,5 +97,5 @@ func Chord[R, S any](header []Sig[R], body Step[[]R, S]) Sig[S] {
 		n.children = append(n.children, s.n)
 	}
 	n.children = append(n.children, body.n)
-	return Sig[S]{n: n}
+	return Sig[S]{n: n, decode: body.decode}
 }

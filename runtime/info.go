@@ -27,6 +27,9 @@ type taskCtx struct {
 	info  TaskInfo
 	store Store
 	ttl   time.Duration // of progress records
+	// recorded closes once the worker has written the task's active
+	// record, which progress must not overtake.
+	recorded <-chan struct{}
 }
 
 // Info returns the task a handler is running; ok is false outside handlers.
@@ -48,6 +51,13 @@ func Progress(ctx context.Context, state string, meta map[string]any) error {
 	}
 	if tc.store == nil {
 		return ErrNoStore
+	}
+	if tc.recorded != nil {
+		select {
+		case <-tc.recorded:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 	var b []byte
 	if meta != nil {

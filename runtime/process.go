@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"runtime/debug"
+	"strconv"
 	"time"
 )
 
-// process runs one delivery to its end: ack, retry or dead letter.
-func (w *Worker) process(ctx context.Context, d *Delivery) {
+// process runs one delivery to its end: ack, retry or dead letter. It
+// calls release once the handler has returned, before settling the task.
+func (w *Worker) process(ctx context.Context, d *Delivery, release func()) {
 	env, err := DecodeEnvelope(d.Body)
 	if err != nil {
 		w.deadLetter(d, &Envelope{ID: d.ID, Queue: d.Queue}, ReasonMalformed, err)
@@ -35,8 +37,13 @@ func (w *Worker) process(ctx context.Context, d *Delivery) {
 		return
 	}
 
-	w.putRecord(env, StateActive, nil, "")
-	result, err := w.run(ctx, env, d, reg.handler)
+	// The handler starts without waiting for the active record to be
+	// written: Progress, and the outcome written below, wait for it, so
+	// the record still goes pending → active → outcome.
+	recorded := w.putRecordAsync(env, StateActive)
+	result, err := w.run(ctx, env, d, reg.handler, recorded)
+	release()
+	<-recorded
 	switch {
 	case err == nil:
 		w.succeed(d, env, result)
@@ -50,7 +57,7 @@ func (w *Worker) process(ctx context.Context, d *Delivery) {
 }
 
 // run calls the handler with the task's ctx, turning a panic into an error.
-func (w *Worker) run(ctx context.Context, env *Envelope, d *Delivery, h Handler) (result []byte, err error) {
+func (w *Worker) run(ctx context.Context, env *Envelope, d *Delivery, h Handler, recorded <-chan struct{}) (result []byte, err error) {
 	tc := &taskCtx{
 		info: TaskInfo{
 			ID: env.ID, Task: env.Task, Queue: env.Queue,
@@ -58,8 +65,9 @@ func (w *Worker) run(ctx context.Context, env *Envelope, d *Delivery, h Handler)
 			WorkflowID: env.WorkflowID, NodeID: env.NodeID,
 			Headers: env.Headers, Request: env.Request,
 		},
-		store: w.cfg.Store,
-		ttl:   w.cfg.ResultTTL,
+		store:    w.cfg.Store,
+		ttl:      w.cfg.ResultTTL,
+		recorded: recorded,
 	}
 	ctx = context.WithValue(ctx, infoKey{}, tc)
 	if env.Request != nil {
@@ -83,12 +91,58 @@ func (w *Worker) succeed(d *Delivery, env *Envelope, result []byte) {
 	// and the result is stored before the ack: a crash in between runs the
 	// task again rather than losing its result.
 	w.releaseUnique(env)
-	w.putRecord(env, StateSucceeded, result, "")
+	if env.WorkflowID != "" && !w.advanceWorkflow(d, env, result) {
+		return
+	}
+	w.storeAndAck(d, env, result)
+}
+
+// advanceWorkflow finishes a workflow task's node before the task is
+// acked: if the worker dies in between, the task runs again and finishes
+// its node again, which the workflow counts once. When the store fails, the
+// task goes back to run again, and advanceWorkflow reports false.
+func (w *Worker) advanceWorkflow(d *Delivery, env *Envelope, result []byte) bool {
 	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 	defer cancel()
+	err := w.finishNode(ctx, env, result)
+	if err == nil {
+		return true
+	}
+	w.log.Error("taskgen: advancing the workflow failed; the task will run again", "task", env.Task, "id", env.ID, "queue", env.Queue, "workflow", env.WorkflowID, "err", err)
+	if err := w.tr.Nack(ctx, d, NackOptions{Delay: DefaultBackoffMin}); err != nil {
+		w.log.Warn("taskgen: hand back failed; the lease will expire", "task", env.Task, "id", env.ID, "queue", env.Queue, "err", err)
+	}
+	return false
+}
+
+// storeAndAck stores a succeeded task's result, then acks it: in one round
+// trip when the transport is the store and can (RecordAcker).
+func (w *Worker) storeAndAck(d *Delivery, env *Envelope, result []byte) {
+	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+	defer cancel()
+	if ra := w.recordAcker(); ra != nil {
+		if err := ra.AckRecord(ctx, d, w.record(env, StateSucceeded, result, ""), w.cfg.ResultTTL); err != nil {
+			w.log.Warn("taskgen: storing the result and acking failed", "task", env.Task, "id", env.ID, "queue", env.Queue, "err", err)
+		}
+		return
+	}
+	w.putRecord(env, StateSucceeded, result, "")
 	if err := w.tr.Ack(ctx, d); err != nil {
 		w.log.Warn("taskgen: ack failed", "task", env.Task, "id", env.ID, "queue", env.Queue, "err", err)
 	}
+}
+
+// recordAcker returns the transport as a RecordAcker when it is also the
+// worker's store and can settle a task with its record in one round trip.
+func (w *Worker) recordAcker() RecordAcker {
+	ra, ok := w.tr.(RecordAcker)
+	if !ok {
+		return nil
+	}
+	if s, ok := w.tr.(Store); !ok || s != w.cfg.Store {
+		return nil
+	}
+	return ra
 }
 
 // fail retries the task or dead-letters it.
@@ -153,6 +207,40 @@ func (w *Worker) deadLetter(d *Delivery, env *Envelope, reason Reason, cause err
 		state = StateExpired
 	}
 	w.putRecord(env, state, nil, fmt.Sprintf("%s: %v", reason, cause))
+	if env.WorkflowID != "" {
+		if err := w.failWorkflow(ctx, env, fmt.Sprintf("%s: %v", reason, cause)); err != nil {
+			w.log.Error("taskgen: recording the workflow's failure failed", "task", env.Task, "id", env.ID, "workflow", env.WorkflowID, "err", err)
+		}
+	}
+}
+
+// finishNode records a workflow task's result and advances its workflow.
+func (w *Worker) finishNode(ctx context.Context, env *Envelope, result []byte) error {
+	f, err := w.flow()
+	if err != nil {
+		return err
+	}
+	id, err := strconv.Atoi(env.NodeID)
+	if err != nil {
+		return fmt.Errorf("workflow %s: bad node ID %q", env.WorkflowID, env.NodeID)
+	}
+	return f.finish(ctx, env.WorkflowID, id, result, env.Request)
+}
+
+func (w *Worker) failWorkflow(ctx context.Context, env *Envelope, cause string) error {
+	f, err := w.flow()
+	if err != nil {
+		return err
+	}
+	return f.fail(ctx, env, cause)
+}
+
+func (w *Worker) flow() (*flow, error) {
+	ws, ok := w.cfg.Store.(WorkflowStore)
+	if !ok {
+		return nil, ErrNoWorkflowStore
+	}
+	return &flow{tr: w.tr, store: ws, ttl: defaultWorkflowTTL}, nil
 }
 
 // putRecord writes the task's state; a store failure is logged, not fatal,
@@ -163,12 +251,30 @@ func (w *Worker) putRecord(env *Envelope, state State, result []byte, errText st
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 	defer cancel()
-	r := &Record{
+	if err := w.cfg.Store.PutRecord(ctx, w.record(env, state, result, errText), w.cfg.ResultTTL); err != nil {
+		w.log.Warn("taskgen: storing task state failed", "task", env.Task, "id", env.ID, "queue", env.Queue, "state", state, "err", err)
+	}
+}
+
+// putRecordAsync writes the task's state in the background; the returned
+// channel closes once the write is done (or failed and was logged).
+func (w *Worker) putRecordAsync(env *Envelope, state State) <-chan struct{} {
+	done := make(chan struct{})
+	if w.cfg.Store == nil || env.ID == "" {
+		close(done)
+		return done
+	}
+	go func() {
+		defer close(done)
+		w.putRecord(env, state, nil, "")
+	}()
+	return done
+}
+
+func (w *Worker) record(env *Envelope, state State, result []byte, errText string) *Record {
+	return &Record{
 		ID: env.ID, Task: env.Task, Queue: env.Queue, State: state, Attempt: env.Attempt,
 		Result: result, Error: errText, UpdatedAt: time.Now(),
-	}
-	if err := w.cfg.Store.PutRecord(ctx, r, w.cfg.ResultTTL); err != nil {
-		w.log.Warn("taskgen: storing task state failed", "task", env.Task, "id", env.ID, "queue", env.Queue, "state", state, "err", err)
 	}
 }
 

@@ -17,7 +17,9 @@ type WorkerConfig struct {
 	// before one in Queues[1]. Empty means every queue of the registered
 	// tasks, in name order.
 	Queues []string
-	// Concurrency is how many handlers run at once. Default 10.
+	// Concurrency is how many handlers run at once. Default 10. A slot is
+	// taken when a task is fetched and freed when its handler returns, so
+	// tasks being settled (result stored, ack sent) do not count.
 	Concurrency int
 	// Lease is how long a fetched task is held before another worker may
 	// take it; the worker renews it while the handler runs. Default 30s.
@@ -123,8 +125,15 @@ func (w *Worker) Run(ctx context.Context) error {
 	hbDone := hb.start(hctx)
 
 	slots := make(chan struct{}, w.cfg.Concurrency)
-	var wg sync.WaitGroup
-	w.fetchLoop(ctx, hctx, queues, slots, act, &wg)
+	var wg, fetchers sync.WaitGroup
+	for range fetchLoops(w.cfg.Concurrency) {
+		fetchers.Add(1)
+		go func() {
+			defer fetchers.Done()
+			w.fetchLoop(ctx, hctx, queues, slots, act, &wg)
+		}()
+	}
+	fetchers.Wait()
 
 	err = w.drain(&wg, hcancel)
 	hcancel()
@@ -157,6 +166,15 @@ func (w *Worker) stop() {
 	w.mu.Lock()
 	w.running = false
 	w.mu.Unlock()
+}
+
+// fetchLoops is how many fetch loops fill a worker's slots. With many
+// slots and short handlers the fetch round trip, not the handlers, bounds
+// throughput; a second loop fetches while the first one's round trip is
+// in flight. Each loop fetches only for slots it holds, so the worker
+// never holds more tasks than it has slots.
+func fetchLoops(concurrency int) int {
+	return min(1+concurrency/1000, 4)
 }
 
 // fetchLoop fills free handler slots with deliveries until ctx is done.
@@ -200,14 +218,19 @@ func (w *Worker) fetchLoop(ctx, hctx context.Context, queues []string, slots cha
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				defer func() { <-slots }()
+				// The slot is free once the handler has returned: settling
+				// the task (record, ack) is a round trip that need not
+				// hold back the next task.
+				var once sync.Once
+				release := func() { once.Do(func() { <-slots }) }
+				defer release()
 				defer act.remove(d)
 				if ctx.Err() != nil {
 					// Fetched as shutdown began: hand it back unstarted.
 					w.handBack(d)
 					return
 				}
-				w.process(hctx, d)
+				w.process(hctx, d, release)
 			}()
 		}
 	}

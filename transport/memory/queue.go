@@ -54,7 +54,14 @@ type queue struct {
 	nready  int
 	delayed int
 	active  int
-	dead    []runtime.DeadLetter // oldest first
+	dead    []deadLetter // oldest first
+}
+
+// deadLetter is a dead letter and the priority its message had, which a
+// requeue restores.
+type deadLetter struct {
+	runtime.DeadLetter
+	priority int
 }
 
 // fifo is a first-in first-out list of entries.

@@ -34,7 +34,8 @@ type kvEntry struct {
 	val     []byte
 	num     int64
 	isNum   bool
-	expires time.Time // zero: never
+	set     map[string]struct{} // non-nil for a set made by SetAdd
+	expires time.Time           // zero: never
 }
 
 func (e *kvEntry) expired(now time.Time) bool {
@@ -252,6 +253,8 @@ func (t *Transport) Get(_ context.Context, key string) ([]byte, error) {
 		return nil, fmt.Errorf("%w: key %q", runtime.ErrNotFound, key)
 	case e.isNum:
 		return strconv.AppendInt(nil, e.num, 10), nil
+	case e.set != nil:
+		return nil, fmt.Errorf("taskgen: memory: get key %q: it holds a set", key)
 	case e.val == nil:
 		return []byte{}, nil
 	}

@@ -291,7 +291,7 @@ func (t *Transport) DeadLetter(_ context.Context, d *runtime.Delivery, dl runtim
 	if dl.Queue != q.name {
 		q = t.queueLocked(dl.Queue)
 	}
-	q.dead = append(q.dead, dl)
+	q.dead = append(q.dead, deadLetter{DeadLetter: dl, priority: e.msg.Priority})
 	// Trim in batches, so that a full list costs amortized O(1) per letter;
 	// readers see only the newest MaxDeadLetters.
 	if m := t.cfg.MaxDeadLetters; m > 0 && len(q.dead) >= 2*m {
@@ -313,7 +313,7 @@ func (t *Transport) queueLocked(name string) *queue {
 }
 
 // deadLocked returns the dead letters of q that are kept, oldest first.
-func (t *Transport) deadLocked(q *queue) []runtime.DeadLetter {
+func (t *Transport) deadLocked(q *queue) []deadLetter {
 	if m := t.cfg.MaxDeadLetters; m > 0 && len(q.dead) > m {
 		return q.dead[len(q.dead)-m:]
 	}
@@ -338,8 +338,8 @@ func (t *Transport) DeadLetters(_ context.Context, queue string, limit int) ([]r
 	}
 	out := make([]runtime.DeadLetter, len(dead))
 	for i, dl := range dead {
-		dl.Body = bytes.Clone(dl.Body)
-		out[i] = dl
+		out[i] = dl.DeadLetter
+		out[i].Body = bytes.Clone(dl.Body)
 	}
 	return out, nil
 }

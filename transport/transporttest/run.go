@@ -15,6 +15,7 @@ func Run(t *testing.T, factory func(t *testing.T) runtime.Transport) {
 	runFetchCases(t, factory)
 	runLeaseCases(t, factory)
 	runDeadLetterCases(t, factory)
+	runInspectorCases(t, factory)
 	runLifecycleCases(t, factory)
 	runWorkerCases(t, factory)
 }
@@ -26,4 +27,5 @@ func RunStore(t *testing.T, factory func(t *testing.T) runtime.Store) {
 	t.Helper()
 	runRecordCases(t, factory)
 	runKVCases(t, factory)
+	runSetCases(t, factory)
 }

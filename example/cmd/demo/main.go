@@ -100,61 +100,45 @@ func mail(ctx context.Context, out io.Writer, c *runtime.Client, outbox *tasks.O
 }
 
 func etl(ctx context.Context, out io.Writer, c *runtime.Client) error {
+	// A typed chain: each step takes the previous step's result as its
+	// first argument, and the compiler checks that the types line up.
 	src := tasks.Source{Name: "orders.csv", Since: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-	extract, err := tasks.EnqueueExtract(ctx, c, src)
+	pipeline := runtime.Then(runtime.Then(tasks.ExtractSig(src), tasks.TransformStep("v2")), tasks.LoadStep("warehouse"))
+	h, err := runtime.Submit(ctx, c, pipeline)
 	if err != nil {
 		return err
 	}
-	raw, err := extract.Get(ctx)
+	report, err := h.Get(ctx) // a tasks.LoadReport
 	if err != nil {
 		return err
 	}
-	transform, err := tasks.EnqueueTransform(ctx, c, raw, "v2")
-	if err != nil {
-		return err
-	}
-	clean, err := transform.Get(ctx)
-	if err != nil {
-		return err
-	}
-	load, err := tasks.EnqueueLoad(ctx, c, clean, "warehouse")
-	if err != nil {
-		return err
-	}
-	report, err := load.Get(ctx)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(out, "etl: extracted %d rows from %s; kept %d records (dropped %d, sum %d); loaded %d into %s\n",
-		len(raw.Rows), raw.Source, len(clean.Records), clean.Dropped, clean.Stats["sum"], report.Loaded, report.Destination)
+	fmt.Fprintf(out, "etl: Extract → Transform → Load loaded %d records into %s\n", report.Loaded, report.Destination)
 	return nil
 }
 
 func fanOut(ctx context.Context, out io.Writer, c *runtime.Client) error {
-	var squares []*runtime.Handle[int]
+	// A group returns its members' results in order; a chord feeds them
+	// to its body.
+	var squares []runtime.Sig[int]
 	for n := 1; n <= 10; n++ {
-		h, err := tasks.EnqueueSquare(ctx, c, n)
-		if err != nil {
-			return err
-		}
-		squares = append(squares, h)
+		squares = append(squares, tasks.SquareSig(n))
 	}
-	var xs []int
-	for _, h := range squares {
-		v, err := h.Get(ctx)
-		if err != nil {
-			return err
-		}
-		xs = append(xs, v)
-	}
-	sum, err := tasks.EnqueueSum(ctx, c, xs)
+	group, err := runtime.Submit(ctx, c, runtime.Group(squares...))
 	if err != nil {
 		return err
 	}
-	total, err := sum.Get(ctx)
+	xs, err := group.Get(ctx) // a []int
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "numbers: squares of 1..10 = %v, sum = %d\n", xs, total)
+	chord, err := runtime.Submit(ctx, c, runtime.Chord(squares, tasks.SumStep()))
+	if err != nil {
+		return err
+	}
+	total, err := chord.Get(ctx) // an int
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "numbers: group of squares of 1..10 = %v; chord summing them = %d\n", xs, total)
 	return nil
 }

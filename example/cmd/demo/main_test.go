@@ -24,8 +24,8 @@ func TestDemo(t *testing.T) {
 		"sent ada@example.com: Receipt for order A-1001: 2 items, 28.00 EUR",
 		`failed as expected: taskgen: task tasks.Mailer.SendWelcome (id `,
 		`on queue "emails": failed: gave up after 1 attempt: user 7: invalid address "not-an-address"`,
-		"etl: extracted 5 rows from orders.csv; kept 3 records (dropped 2, sum 6); loaded 3 into warehouse",
-		"numbers: squares of 1..10 = [1 4 9 16 25 36 49 64 81 100], sum = 385",
+		"etl: Extract → Transform → Load loaded 3 records into warehouse",
+		"numbers: group of squares of 1..10 = [1 4 9 16 25 36 49 64 81 100]; chord summing them = 385",
 		"worker drained; bye",
 	} {
 		if !strings.Contains(out.String(), want) {

@@ -1,0 +1,26 @@
+package runtime
+
+import "context"
+
+// Inspector manages a transport's dead letters, which Transport.DeadLetters
+// lists. The memory and Redis transports implement it; reach it with a type
+// assertion:
+//
+//	if in, ok := tr.(runtime.Inspector); ok {
+//		n, err := in.PurgeDeadLetters(ctx, "emails")
+//	}
+//
+// Every implementation passes the inspector cases of transport/transporttest.
+type Inspector interface {
+	// RequeueDeadLetter puts the dead letter id of queue back on queue,
+	// ready at once with the priority it had, as a new message: its
+	// Deliveries count starts again. The body is the one recorded, so a
+	// task keeps the attempts its envelope counts. It returns ErrNotFound
+	// when queue has no dead letter id, and ErrDuplicateTask when the
+	// transport already holds a task with that ID; the dead letter stays
+	// in both cases.
+	RequeueDeadLetter(ctx context.Context, queue, id string) error
+	// PurgeDeadLetters deletes every dead letter of queue and returns how
+	// many there were.
+	PurgeDeadLetters(ctx context.Context, queue string) (int, error)
+}

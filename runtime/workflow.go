@@ -1,0 +1,390 @@
+package runtime
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/taskgen/taskgen/runtime/codec"
+)
+
+// A submitted workflow lives in the Store, not in its messages: each node of
+// its tree is a record, and a task's message carries only the workflow ID
+// and its node ID. When a task succeeds, the worker finishes its node: it
+// stores the result and advances the parent (the next step of a chain, the
+// join of a group or a chord's header). Joins count finished members in a
+// set, so a member delivered twice is counted once, and a chord's body is
+// published under an ID derived from its node, so it is published once.
+
+// WorkflowStore is a Store that can run workflows. The memory and Redis
+// stores implement it.
+type WorkflowStore interface {
+	Store
+	// SetAdd adds member to the set under key (creating it with ttl) and
+	// returns whether member was new and the set's size after the add,
+	// atomically.
+	SetAdd(ctx context.Context, key, member string, ttl time.Duration) (added bool, size int64, err error)
+}
+
+// ErrNoWorkflowStore is returned by Submit when the client's store cannot
+// run workflows.
+var ErrNoWorkflowStore = errors.New("taskgen: the store does not support workflows")
+
+// defaultWorkflowTTL is how long a workflow's state stays in the store.
+const defaultWorkflowTTL = 7 * 24 * time.Hour
+
+// workflowTask is the task name of a workflow's own record.
+const workflowTask = "workflow"
+
+// Submit stores the workflow sig and starts it. The handle's ID is the
+// workflow's; Get returns the workflow's result, or the error of the first
+// task that failed, naming it.
+func Submit[R any](ctx context.Context, c *Client, sig Sig[R]) (*Handle[R], error) {
+	if sig.n == nil {
+		return nil, errors.New("taskgen: submit: empty workflow")
+	}
+	ws, err := c.workflowStore()
+	if err != nil {
+		return nil, err
+	}
+	f := &flow{tr: c.tr, store: ws, ttl: defaultWorkflowTTL, fresh: true}
+	wf := newTaskID()
+	nodes, err := flatten(sig.n)
+	if err != nil {
+		return nil, fmt.Errorf("taskgen: submit workflow: %w", err)
+	}
+	for id, n := range nodes {
+		if err := f.putNode(ctx, wf, id, n); err != nil {
+			return nil, fmt.Errorf("taskgen: submit workflow %s: %w", wf, err)
+		}
+	}
+	var req *Request
+	if r, ok := RequestFrom(ctx); ok {
+		req = &r
+	}
+	if err := f.start(ctx, wf, 0, nil, req); err != nil {
+		return nil, fmt.Errorf("taskgen: submit workflow %s: %w", wf, err)
+	}
+	return NewHandle(wf, Store(ws), sig.decode), nil
+}
+
+func (c *Client) workflowStore() (WorkflowStore, error) {
+	if c.store == nil {
+		return nil, ErrNoStore
+	}
+	ws, ok := c.store.(WorkflowStore)
+	if !ok {
+		return nil, fmt.Errorf("%w (%T)", ErrNoWorkflowStore, c.store)
+	}
+	return ws, nil
+}
+
+// wfNode is the stored form of one node of a workflow tree.
+type wfNode struct {
+	Kind     nodeKind `json:"kind"`
+	Parent   int      `json:"parent"` // -1 for the root
+	Pos      int      `json:"pos"`    // index among the parent's children
+	Children []int    `json:"children,omitempty"`
+	// For tasks: the definition, the encoded arguments (all but the first
+	// for a step, which the previous result fills in under FirstArg) and
+	// the options of the call and of the workflows around it.
+	Def      *TaskDef          `json:"def,omitempty"`
+	Args     json.RawMessage   `json:"args,omitempty"`
+	FirstArg string            `json:"first_arg,omitempty"`
+	Queue    string            `json:"queue,omitempty"`
+	Priority *int              `json:"priority,omitempty"`
+	Retries  *int              `json:"retries,omitempty"`
+	Timeout  *time.Duration    `json:"timeout,omitempty"`
+	Headers  map[string]string `json:"headers,omitempty"`
+}
+
+// flatten numbers the tree's nodes in pre-order, the root being 0.
+func flatten(root *node) ([]*wfNode, error) {
+	var nodes []*wfNode
+	var walk func(n *node, parent, pos int, inherited []Option) (int, error)
+	walk = func(n *node, parent, pos int, inherited []Option) (int, error) {
+		id := len(nodes)
+		wn := &wfNode{Kind: n.kind, Parent: parent, Pos: pos}
+		nodes = append(nodes, wn)
+		opts := append(inherited[:len(inherited):len(inherited)], n.opts...)
+		if n.kind == nodeTask {
+			args, err := n.args.MarshalTask()
+			if err != nil {
+				return 0, &TaskError{Task: n.def.Name, Queue: n.def.Queue, Err: err}
+			}
+			o := collectOptions(opts)
+			def := *n.def
+			wn.Def, wn.Args, wn.FirstArg = &def, args, n.firstArg
+			wn.Queue, wn.Priority, wn.Retries, wn.Timeout, wn.Headers = o.queue, o.priority, o.retries, o.timeout, o.headers
+		}
+		for i, c := range n.children {
+			cid, err := walk(c, id, i, opts)
+			if err != nil {
+				return 0, err
+			}
+			wn.Children = append(wn.Children, cid)
+		}
+		return id, nil
+	}
+	_, err := walk(root, -1, 0, nil)
+	return nodes, err
+}
+
+// flow advances workflows: the client starts them, workers finish nodes.
+type flow struct {
+	tr    Transport
+	store WorkflowStore
+	ttl   time.Duration
+	fresh bool // starting a new workflow: none of its tasks can have run
+}
+
+// Keys share the workflow's hash tag, so a clustered store keeps a
+// workflow's state on one node.
+func nodeKey(wf string, id int) string   { return "wf:{" + wf + "}:n:" + strconv.Itoa(id) }
+func resultKey(wf string, id int) string { return "wf:{" + wf + "}:r:" + strconv.Itoa(id) }
+func joinKey(wf string, id int) string   { return "wf:{" + wf + "}:j:" + strconv.Itoa(id) }
+func failedKey(wf string) string         { return "wf:{" + wf + "}:failed" }
+
+// workflowTaskID is the ID of node id's task: derived, so that publishing
+// it again after a crash is refused as a duplicate rather than run twice.
+func workflowTaskID(wf string, id int) string { return wf + "." + strconv.Itoa(id) }
+
+func (f *flow) putNode(ctx context.Context, wf string, id int, n *wfNode) error {
+	b, err := json.Marshal(n)
+	if err != nil {
+		return err
+	}
+	return f.store.Put(ctx, nodeKey(wf, id), b, f.ttl)
+}
+
+func (f *flow) node(ctx context.Context, wf string, id int) (*wfNode, error) {
+	b, err := f.store.Get(ctx, nodeKey(wf, id))
+	if err != nil {
+		return nil, fmt.Errorf("workflow %s node %d: %w", wf, id, err)
+	}
+	n := new(wfNode)
+	if err := json.Unmarshal(b, n); err != nil {
+		return nil, fmt.Errorf("workflow %s node %d: %w", wf, id, err)
+	}
+	return n, nil
+}
+
+// start runs node id of workflow wf; input is the previous step's result,
+// which a task step takes as its first argument.
+func (f *flow) start(ctx context.Context, wf string, id int, input []byte, req *Request) error {
+	n, err := f.node(ctx, wf, id)
+	if err != nil {
+		return err
+	}
+	switch n.Kind {
+	case nodeTask:
+		return f.publish(ctx, wf, id, n, input, req)
+	case nodeThen, nodeSeq:
+		return f.start(ctx, wf, n.Children[0], nil, req)
+	case nodeGroup:
+		if len(n.Children) == 0 {
+			return f.finish(ctx, wf, id, []byte("[]"), req)
+		}
+		for _, c := range n.Children {
+			if err := f.start(ctx, wf, c, nil, req); err != nil {
+				return err
+			}
+		}
+		return nil
+	case nodeChord:
+		header, body := n.Children[:len(n.Children)-1], n.Children[len(n.Children)-1]
+		if len(header) == 0 {
+			return f.start(ctx, wf, body, []byte("[]"), req)
+		}
+		for _, c := range header {
+			if err := f.start(ctx, wf, c, nil, req); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return fmt.Errorf("workflow %s node %d: unknown kind %d", wf, id, n.Kind)
+}
+
+// publish sends node id's task, unless it has run or is running: a task
+// that finished a node twice (delivered twice, or run again after a crash)
+// advances the workflow twice, and the next task must still run once. The
+// transport refuses a second message with the same ID while it holds the
+// first; the store's record covers the time after.
+func (f *flow) publish(ctx context.Context, wf string, id int, n *wfNode, input []byte, req *Request) error {
+	taskID := workflowTaskID(wf, id)
+	if !f.fresh {
+		if _, err := f.store.GetRecord(ctx, taskID); err == nil {
+			return nil
+		} else if !errors.Is(err, ErrNotFound) {
+			return err
+		}
+	}
+	payload := []byte(n.Args)
+	if n.FirstArg != "" && input != nil {
+		var err error
+		if payload, err = spliceArg(payload, n.FirstArg, input); err != nil {
+			return &TaskError{Task: n.Def.Name, Queue: n.Def.Queue, Err: fmt.Errorf("workflow %s node %d: %w", wf, id, err)}
+		}
+	}
+	o := callOptions{queue: n.Queue, priority: n.Priority, retries: n.Retries, timeout: n.Timeout, headers: n.Headers, taskID: taskID}
+	env := newEnvelope(ctx, n.Def, payload, &o, time.Now())
+	env.WorkflowID, env.NodeID = wf, strconv.Itoa(id)
+	if req != nil {
+		env.Request = req
+	}
+	msg := &Message{ID: env.ID, Queue: env.Queue, Priority: env.Priority, ETA: env.ETA, Body: env.Marshal()}
+	if err := f.tr.Publish(ctx, msg); err != nil && !errors.Is(err, ErrDuplicateTask) {
+		return &TaskError{Task: env.Task, ID: env.ID, Queue: env.Queue, Err: fmt.Errorf("publish: %w", err)}
+	}
+	return nil
+}
+
+// finish records node id's result and advances its parent. Finishing a
+// node twice (a task delivered twice) repeats idempotent steps only.
+func (f *flow) finish(ctx context.Context, wf string, id int, result []byte, req *Request) error {
+	if len(result) == 0 {
+		result = []byte("null")
+	}
+	n, err := f.node(ctx, wf, id)
+	if err != nil {
+		return err
+	}
+	if err := f.store.Put(ctx, resultKey(wf, id), result, f.ttl); err != nil {
+		return err
+	}
+	if n.Parent < 0 {
+		r := &Record{ID: wf, Task: workflowTask, State: StateSucceeded, Result: result, UpdatedAt: time.Now()}
+		return f.store.PutRecord(ctx, r, f.ttl)
+	}
+	p, err := f.node(ctx, wf, n.Parent)
+	if err != nil {
+		return err
+	}
+	switch p.Kind {
+	case nodeThen:
+		if n.Pos == 0 {
+			return f.start(ctx, wf, p.Children[1], result, req)
+		}
+		return f.finish(ctx, wf, n.Parent, result, req)
+	case nodeSeq:
+		if n.Pos == 0 {
+			return f.start(ctx, wf, p.Children[1], nil, req)
+		}
+		return f.finish(ctx, wf, n.Parent, result, req)
+	case nodeGroup:
+		done, err := f.join(ctx, wf, n.Parent, n.Pos, len(p.Children))
+		if err != nil || !done {
+			return err
+		}
+		all, err := f.gather(ctx, wf, p.Children)
+		if err != nil {
+			return err
+		}
+		return f.finish(ctx, wf, n.Parent, all, req)
+	case nodeChord:
+		header, body := p.Children[:len(p.Children)-1], p.Children[len(p.Children)-1]
+		if id == body {
+			return f.finish(ctx, wf, n.Parent, result, req)
+		}
+		done, err := f.join(ctx, wf, n.Parent, n.Pos, len(header))
+		if err != nil || !done {
+			return err
+		}
+		all, err := f.gather(ctx, wf, header)
+		if err != nil {
+			return err
+		}
+		return f.start(ctx, wf, body, all, req)
+	}
+	return fmt.Errorf("workflow %s node %d: parent of unknown kind %d", wf, n.Parent, p.Kind)
+}
+
+// join counts member pos of node id as finished and reports whether all
+// want members are. A member counted before (a duplicate delivery) does
+// not count twice; seeing the join complete again is harmless, because
+// what follows is idempotent. A member that failed is never counted, so
+// its join never completes.
+func (f *flow) join(ctx context.Context, wf string, id, pos, want int) (bool, error) {
+	_, size, err := f.store.SetAdd(ctx, joinKey(wf, id), strconv.Itoa(pos), f.ttl)
+	return size == int64(want), err
+}
+
+// gather returns the results of nodes as a JSON array, in order.
+func (f *flow) gather(ctx context.Context, wf string, ids []int) ([]byte, error) {
+	var b bytes.Buffer
+	b.WriteByte('[')
+	for i, id := range ids {
+		r, err := f.store.Get(ctx, resultKey(wf, id))
+		if err != nil {
+			return nil, fmt.Errorf("workflow %s: result of node %d: %w", wf, id, err)
+		}
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.Write(r)
+	}
+	b.WriteByte(']')
+	return b.Bytes(), nil
+}
+
+// fail ends workflow wf with the failure of its task env; the first
+// failure wins.
+func (f *flow) fail(ctx context.Context, env *Envelope, cause string) error {
+	first, err := f.store.PutNX(ctx, failedKey(env.WorkflowID), []byte(env.NodeID), f.ttl)
+	if err != nil || !first {
+		return err
+	}
+	r := &Record{
+		ID: env.WorkflowID, Task: env.Task, Queue: env.Queue, State: StateFailed, Attempt: env.Attempt,
+		Error: fmt.Sprintf("workflow step %s (task %s) failed: %s", env.NodeID, env.ID, cause), UpdatedAt: time.Now(),
+	}
+	return f.store.PutRecord(ctx, r, f.ttl)
+}
+
+// spliceArg returns the JSON object args with the member key set to value.
+func spliceArg(args []byte, key string, value []byte) ([]byte, error) {
+	r := codec.NewReader(args)
+	var w codec.Writer
+	w.Grow(len(args) + len(value))
+	w.BeginObject()
+	if r.BeginObject() {
+		for r.NextField() {
+			k := string(r.Key())
+			v := r.Raw()
+			if k == key {
+				v = value
+			}
+			w.MapKeyString(k)
+			w.Marshaler(json.RawMessage(v))
+		}
+	}
+	w.EndObject()
+	if err := r.End(); err != nil {
+		return nil, err
+	}
+	return w.Bytes(), w.Err()
+}
+
+// sliceDecoder decodes a JSON array with elem.
+func sliceDecoder[R any](elem func([]byte) (R, error)) func([]byte) ([]R, error) {
+	return func(data []byte) ([]R, error) {
+		r := codec.NewReader(data)
+		var out []R
+		if r.BeginArray() {
+			out = []R{}
+			for r.NextElem() {
+				v, err := elem(r.Raw())
+				if err != nil {
+					return nil, err
+				}
+				out = append(out, v)
+			}
+		}
+		return out, r.End()
+	}
+}

@@ -1,0 +1,269 @@
+package runtime_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/taskgen/taskgen/runtime"
+)
+
+// sumArgs is the payload of a task that takes a slice, like a chord body.
+type sumArgs struct {
+	Xs []int `json:"xs"`
+}
+
+func (a *sumArgs) MarshalTask() ([]byte, error)    { return json.Marshal(a) }
+func (a *sumArgs) UnmarshalTask(data []byte) error { return json.Unmarshal(data, a) }
+
+// flowBundle is a worker with arithmetic tasks for workflows, which records
+// every run.
+type flowBundle struct {
+	*bundle
+	add, mul, fail *runtime.Task[int]
+	sum            *runtime.Task[int]
+	mu             sync.Mutex
+	runs           []string // "task(args)"
+}
+
+func setupFlow(t *testing.T) *flowBundle {
+	t.Helper()
+	b := &flowBundle{bundle: setup(t, runtime.WorkerConfig{Concurrency: 8})}
+	b.add = newTask("flow.Add", "flow", 0)
+	b.mul = newTask("flow.Mul", "flow", 0)
+	b.fail = newTask("flow.Fail", "flow", 0)
+	b.sum = newTask("flow.Sum", "flow", 0)
+	record := func(name string, args any) {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		a, _ := json.Marshal(args)
+		b.runs = append(b.runs, name+string(a))
+	}
+	b.register(t, b.add, func(_ context.Context, a *addArgs) (int, error) {
+		// Later members finish first, so results must be put in order.
+		time.Sleep(time.Duration(10-min(a.A, 10)) * time.Millisecond)
+		record("add", a)
+		return a.A + a.B, nil
+	})
+	b.register(t, b.mul, func(_ context.Context, a *addArgs) (int, error) {
+		record("mul", a)
+		return a.A * a.B, nil
+	})
+	b.register(t, b.fail, func(_ context.Context, a *addArgs) (int, error) {
+		record("fail", a)
+		return 0, runtime.Permanent(fmt.Errorf("cannot do %d", a.A))
+	})
+	if err := runtime.Register(b.w, b.sum, func(_ context.Context, a *sumArgs) (int, error) {
+		record("sum", a)
+		total := 0
+		for _, x := range a.Xs {
+			total += x
+		}
+		return total, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	b.start(t)
+	return b
+}
+
+func (b *flowBundle) addSig(a, c int) runtime.Sig[int] {
+	return runtime.NewSig(b.add, &addArgs{A: a, B: c})
+}
+func (b *flowBundle) failSig(a int) runtime.Sig[int] { return runtime.NewSig(b.fail, &addArgs{A: a}) }
+
+// addStep adds c to the previous result; mulStep multiplies it by c.
+func (b *flowBundle) addStep(c int) runtime.Step[int, int] {
+	return runtime.NewStep[int](b.add, "a", &addArgs{B: c})
+}
+func (b *flowBundle) mulStep(c int) runtime.Step[int, int] {
+	return runtime.NewStep[int](b.mul, "a", &addArgs{B: c})
+}
+func (b *flowBundle) sumStep() runtime.Step[[]int, int] {
+	return runtime.NewStep[[]int](b.sum, "xs", &sumArgs{})
+}
+
+func (b *flowBundle) ran(prefix string) int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	n := 0
+	for _, r := range b.runs {
+		if strings.HasPrefix(r, prefix) {
+			n++
+		}
+	}
+	return n
+}
+
+func submit[R any](t *testing.T, b *flowBundle, sig runtime.Sig[R]) *runtime.Handle[R] {
+	t.Helper()
+	h, err := runtime.Submit(t.Context(), b.c, sig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+func TestWorkflowShapes(t *testing.T) {
+	t.Parallel()
+	b := setupFlow(t)
+	group := func(sigs ...runtime.Sig[int]) runtime.Sig[[]int] { return runtime.Group(sigs...) }
+	chord := func(body runtime.Step[[]int, int], sigs ...runtime.Sig[int]) runtime.Sig[int] {
+		return runtime.Chord(sigs, body)
+	}
+	ints := []struct {
+		name string
+		sig  runtime.Sig[int]
+		want int
+	}{
+		{"task", b.addSig(2, 3), 5},
+		{"then", runtime.Then(b.addSig(2, 3), b.mulStep(10)), 50},
+		{"then of then", runtime.Then(runtime.Then(b.addSig(1, 1), b.mulStep(3)), b.addStep(4)), 10},
+		{"seq", runtime.Seq(b.addSig(1, 1), b.addSig(40, 2)), 42},
+		{"chord", chord(b.sumStep(), b.addSig(1, 0), b.addSig(2, 0), b.addSig(3, 0)), 6},
+		{"empty chord", chord(b.sumStep()), 0},
+		{"chord then step", runtime.Then(chord(b.sumStep(), b.addSig(1, 1), b.addSig(2, 2)), b.mulStep(10)), 60},
+		{"chord of chains", chord(b.sumStep(), runtime.Then(b.addSig(1, 1), b.mulStep(5)), runtime.Then(b.addSig(2, 0), b.mulStep(100))), 210},
+		{"chord in chord header", chord(b.sumStep(), chord(b.sumStep(), b.addSig(1, 0), b.addSig(2, 0)), b.addSig(10, 0)), 13},
+		{"chord of a group's sum", runtime.Then(chord(b.sumStep(), b.addSig(5, 5), b.addSig(6, 6)), b.addStep(1)), 23},
+		{"nested options", runtime.Then(b.addSig(1, 2), b.mulStep(2)).With(runtime.Priority(9), runtime.Header("k", "v")), 6},
+	}
+	for _, tc := range ints {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := submit(t, b, tc.sig).Get(waitCtx(t))
+			if err != nil || got != tc.want {
+				t.Fatalf("Get = %d, %v; want %d", got, err, tc.want)
+			}
+		})
+	}
+	slicesCases := []struct {
+		name string
+		sig  runtime.Sig[[]int]
+		want []int
+	}{
+		{"group in order", group(b.addSig(1, 0), b.addSig(2, 0), b.addSig(3, 0), b.addSig(9, 0)), []int{1, 2, 3, 9}},
+		{"empty group", group(), []int{}},
+		{"group of chains", group(runtime.Then(b.addSig(1, 0), b.mulStep(7)), b.addSig(3, 3), runtime.Seq(b.addSig(0, 0), b.addSig(4, 4))), []int{7, 6, 8}},
+		{"chain ending in a group", runtime.Seq(b.addSig(1, 1), group(b.addSig(1, 1), b.addSig(2, 2))), []int{2, 4}},
+	}
+	for _, tc := range slicesCases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := submit(t, b, tc.sig).Get(waitCtx(t))
+			if err != nil || !slices.Equal(got, tc.want) {
+				t.Fatalf("Get = %v, %v; want %v", got, err, tc.want)
+			}
+		})
+	}
+	t.Run("nested groups", func(t *testing.T) {
+		t.Parallel()
+		sig := runtime.Group(group(b.addSig(1, 0), b.addSig(2, 0)), group(), group(b.addSig(3, 0)))
+		got, err := submit(t, b, sig).Get(waitCtx(t))
+		if err != nil || fmt.Sprint(got) != "[[1 2] [] [3]]" {
+			t.Fatalf("Get = %v, %v", got, err)
+		}
+	})
+}
+
+func TestWorkflowChainFailureStopsLaterSteps(t *testing.T) {
+	t.Parallel()
+	b := setupFlow(t)
+	h := submit(t, b, runtime.Then(runtime.Then(b.addSig(1, 1), runtime.NewStep[int](b.fail, "a", &addArgs{})), b.mulStep(100)))
+	_, err := h.Get(waitCtx(t))
+	te := asTaskError(t, err)
+	if te.Task != "flow.Fail" || te.Queue != "flow" || !strings.Contains(err.Error(), "cannot do 2") {
+		t.Fatalf("error does not name the failed task and its cause: %v", err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if n := b.ran("mul"); n != 0 {
+		t.Fatalf("a step after the failure ran %d times", n)
+	}
+}
+
+func TestWorkflowChordMemberFailure(t *testing.T) {
+	t.Parallel()
+	b := setupFlow(t)
+	h := submit(t, b, runtime.Chord([]runtime.Sig[int]{b.addSig(1, 0), b.failSig(7), b.addSig(3, 0)}, b.sumStep()))
+	_, err := h.Get(waitCtx(t))
+	if te := asTaskError(t, err); te.Task != "flow.Fail" || !strings.Contains(err.Error(), "cannot do 7") {
+		t.Fatalf("error does not name the failed member: %v", err)
+	}
+	deadline := time.Now().Add(eventually)
+	for b.ran("add") < 2 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if b.ran("add") != 2 {
+		t.Fatalf("siblings of the failed member ran %d times, want 2", b.ran("add"))
+	}
+	time.Sleep(100 * time.Millisecond)
+	if n := b.ran("sum"); n != 0 {
+		t.Fatalf("the chord body ran %d times after a member failed", n)
+	}
+}
+
+// A header task delivered twice is counted once, and the body runs once.
+func TestWorkflowChordDuplicateHeaderDelivery(t *testing.T) {
+	t.Parallel()
+	b := setupFlow(t)
+	h := submit(t, b, runtime.Chord([]runtime.Sig[int]{b.addSig(1, 0), b.addSig(2, 0)}, b.sumStep()))
+	if got, err := h.Get(waitCtx(t)); err != nil || got != 3 {
+		t.Fatalf("Get = %d, %v", got, err)
+	}
+	// Deliver header node 1 (the first member, add(1, 0)) again, as a
+	// broker may after a lost ack.
+	payload, _ := json.Marshal(&addArgs{A: 1})
+	env := &runtime.Envelope{
+		ID: "dup-1", Task: b.add.Def.Name, Queue: "flow", Priority: 5, Fingerprint: b.add.Def.Fingerprint,
+		Payload: payload, WorkflowID: h.ID(), NodeID: "1", EnqueuedAt: time.Now(),
+	}
+	if err := b.tr.Publish(t.Context(), &runtime.Message{ID: env.ID, Queue: "flow", Priority: 5, Body: env.Marshal()}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(eventually)
+	for b.ran(`add{"a":1,`) < 2 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if b.ran(`add{"a":1,`) != 2 {
+		t.Fatal("the duplicate header task never ran")
+	}
+	time.Sleep(200 * time.Millisecond)
+	if n := b.ran("sum"); n != 1 {
+		t.Fatalf("the chord body ran %d times, want 1", n)
+	}
+}
+
+func TestWorkflowLarge(t *testing.T) {
+	t.Parallel()
+	b := setupFlow(t)
+	const n = 1000
+	header := make([]runtime.Sig[int], n)
+	want := 0
+	for i := range header {
+		header[i] = b.addSig(i, 1)
+		want += i + 1
+	}
+	got, err := submit(t, b, runtime.Chord(header, b.sumStep())).Get(waitCtx(t))
+	if err != nil || got != want {
+		t.Fatalf("Get = %d, %v; want %d", got, err, want)
+	}
+	if b.ran("sum") != 1 {
+		t.Fatalf("body ran %d times", b.ran("sum"))
+	}
+}
+
+func TestSubmitNeedsWorkflowStore(t *testing.T) {
+	t.Parallel()
+	b := setup(t, runtime.WorkerConfig{})
+	task := newTask("flow.X", "q", 0)
+	c := runtime.NewClient(b.tr, runtime.WithStore(nil))
+	if _, err := runtime.Submit(t.Context(), c, runtime.NewSig(task, &addArgs{})); !errors.Is(err, runtime.ErrNoStore) {
+		t.Fatalf("Submit without a store = %v, want ErrNoStore", err)
+	}
+}
