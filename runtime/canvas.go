@@ -1,5 +1,10 @@
 package runtime
 
+import (
+	"cmp"
+	"errors"
+)
+
 // This file defines the workflow (canvas) types. Composition builds a tree
 // of nodes; the compiler checks that each step's input type is the previous
 // result type. Submit (workflow.go) stores the tree in the Store and runs it.
@@ -12,6 +17,7 @@ const (
 	nodeSeq                       // children[0], then children[1] ignoring its result
 	nodeGroup                     // children in parallel; results in order
 	nodeChord                     // children[:n-1] in parallel, then children[n-1] fed their results
+	nodeChunk                     // one message applying a task to several inputs in turn
 )
 
 // node is one vertex of a workflow tree.
@@ -22,6 +28,11 @@ type node struct {
 	firstArg string  // for a step: the wire name of the argument fed by the previous result
 	opts     []Option
 	children []*node
+	// inputs are the encoded first arguments of a Map member or a chunk;
+	// flatten joins a group's members' results (the chunks of Chunks).
+	inputs  [][]byte
+	flatten bool
+	err     error // from encoding an item; Submit reports it
 }
 
 // Sig is a complete task call, or a composed workflow, whose result is R
@@ -34,8 +45,9 @@ type Sig[R any] struct {
 // Step is a task call missing its first argument, of type In, which the
 // previous step's result fills in (Celery's partial signature).
 type Step[In, Out any] struct {
-	n      *node
-	decode func([]byte) (Out, error)
+	n        *node
+	decode   func([]byte) (Out, error)
+	encodeIn func(In) ([]byte, error) // for Map and Chunks, which give In themselves
 }
 
 // NewSig returns the call of task t with args. Generated XSig functions
@@ -45,10 +57,14 @@ func NewSig[R any](t *Task[R], args Payload) Sig[R] {
 }
 
 // NewStep returns the call of task t with args, whose argument named
-// firstArg on the wire is left to the previous step. Generated XStep
-// functions call it.
-func NewStep[In, Out any](t *Task[Out], firstArg string, args Payload) Step[In, Out] {
-	return Step[In, Out]{n: &node{kind: nodeTask, def: &t.Def, args: args, firstArg: firstArg}, decode: t.UnmarshalResult}
+// firstArg on the wire is left to the previous step; marshalIn encodes that
+// argument. Generated XStep functions call it.
+func NewStep[In, Out any](t *Task[Out], firstArg string, args Payload, marshalIn func(In) ([]byte, error)) Step[In, Out] {
+	return Step[In, Out]{
+		n:        &node{kind: nodeTask, def: &t.Def, args: args, firstArg: firstArg},
+		decode:   t.UnmarshalResult,
+		encodeIn: marshalIn,
+	}
 }
 
 // With returns a copy of s whose task, or every task of the workflow, runs
@@ -59,7 +75,7 @@ func (s Sig[R]) With(opts ...Option) Sig[R] {
 
 // With returns a copy of s whose task runs with opts.
 func (s Step[In, Out]) With(opts ...Option) Step[In, Out] {
-	return Step[In, Out]{n: s.n.with(opts), decode: s.decode}
+	return Step[In, Out]{n: s.n.with(opts), decode: s.decode, encodeIn: s.encodeIn}
 }
 
 func (n *node) with(opts []Option) *node {
@@ -98,4 +114,44 @@ func Chord[R, S any](header []Sig[R], body Step[[]R, S]) Sig[S] {
 	}
 	n.children = append(n.children, body.n)
 	return Sig[S]{n: n, decode: body.decode}
+}
+
+// Map runs step once per item, in parallel; its result lists the step's
+// results in item order.
+func Map[In, Out any](step Step[In, Out], items []In) Sig[[]Out] {
+	n := &node{kind: nodeGroup, children: make([]*node, len(items))}
+	for i, it := range items {
+		c := *step.n
+		in, err := encodeItem(step, it)
+		c.inputs, c.err = [][]byte{in}, err
+		n.children[i] = &c
+	}
+	return Sig[[]Out]{n: n, decode: sliceDecoder(step.decode)}
+}
+
+// Chunks runs step over items in ceil(len(items)/size) messages, each
+// applying the step to its items in turn; its result lists the step's
+// results in item order. It trades parallelism for fewer messages.
+func Chunks[In, Out any](step Step[In, Out], items []In, size int) Sig[[]Out] {
+	size = max(size, 1)
+	n := &node{kind: nodeGroup, flatten: true}
+	for start := 0; start < len(items); start += size {
+		c := *step.n
+		c.kind = nodeChunk
+		for _, it := range items[start:min(start+size, len(items))] {
+			in, err := encodeItem(step, it)
+			c.inputs = append(c.inputs, in)
+			c.err = cmp.Or(c.err, err)
+		}
+		n.children = append(n.children, &c)
+	}
+	return Sig[[]Out]{n: n, decode: sliceDecoder(step.decode)}
+}
+
+// encodeItem encodes a Map or Chunks item.
+func encodeItem[In, Out any](step Step[In, Out], it In) ([]byte, error) {
+	if step.encodeIn == nil {
+		return nil, errors.New("the step cannot encode its input; regenerate it with this version of taskgen")
+	}
+	return step.encodeIn(it)
 }

@@ -83,6 +83,9 @@ func (w *Worker) run(ctx context.Context, env *Envelope, d *Delivery, h Handler,
 			err = &panicError{value: v, stack: debug.Stack()}
 		}
 	}()
+	if env.Headers[chunkHeader] == "1" {
+		h = chunkHandler(h)
+	}
 	return h(ctx, env.Payload)
 }
 

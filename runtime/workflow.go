@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"strconv"
 	"time"
 
@@ -39,6 +40,10 @@ const defaultWorkflowTTL = 7 * 24 * time.Hour
 
 // workflowTask is the task name of a workflow's own record.
 const workflowTask = "workflow"
+
+// chunkHeader marks a message that carries a list of calls (Chunks): the
+// worker runs the handler on each and returns the list of results.
+const chunkHeader = "taskgen.chunk"
 
 // Submit stores the workflow sig and starts it. The handle's ID is the
 // workflow's; Get returns the workflow's result, or the error of the first
@@ -100,6 +105,8 @@ type wfNode struct {
 	Retries  *int              `json:"retries,omitempty"`
 	Timeout  *time.Duration    `json:"timeout,omitempty"`
 	Headers  map[string]string `json:"headers,omitempty"`
+	// Flatten joins the members' results, which are lists (Chunks).
+	Flatten bool `json:"flatten,omitempty"`
 }
 
 // flatten numbers the tree's nodes in pre-order, the root being 0.
@@ -108,18 +115,13 @@ func flatten(root *node) ([]*wfNode, error) {
 	var walk func(n *node, parent, pos int, inherited []Option) (int, error)
 	walk = func(n *node, parent, pos int, inherited []Option) (int, error) {
 		id := len(nodes)
-		wn := &wfNode{Kind: n.kind, Parent: parent, Pos: pos}
+		wn := &wfNode{Kind: n.kind, Parent: parent, Pos: pos, Flatten: n.flatten}
 		nodes = append(nodes, wn)
 		opts := append(inherited[:len(inherited):len(inherited)], n.opts...)
-		if n.kind == nodeTask {
-			args, err := n.args.MarshalTask()
-			if err != nil {
+		if n.kind == nodeTask || n.kind == nodeChunk {
+			if err := taskNode(wn, n, opts); err != nil {
 				return 0, &TaskError{Task: n.def.Name, Queue: n.def.Queue, Err: err}
 			}
-			o := collectOptions(opts)
-			def := *n.def
-			wn.Def, wn.Args, wn.FirstArg = &def, args, n.firstArg
-			wn.Queue, wn.Priority, wn.Retries, wn.Timeout, wn.Headers = o.queue, o.priority, o.retries, o.timeout, o.headers
 		}
 		for i, c := range n.children {
 			cid, err := walk(c, id, i, opts)
@@ -132,6 +134,39 @@ func flatten(root *node) ([]*wfNode, error) {
 	}
 	_, err := walk(root, -1, 0, nil)
 	return nodes, err
+}
+
+// taskNode fills in the task of wn from n. The inputs of a Map member or a
+// chunk are spliced into the arguments now: a chunk's arguments are the
+// list of its calls' arguments.
+func taskNode(wn *wfNode, n *node, opts []Option) error {
+	if n.err != nil {
+		return n.err
+	}
+	args, err := n.args.MarshalTask()
+	if err != nil {
+		return err
+	}
+	def := *n.def
+	o := collectOptions(opts)
+	wn.Def, wn.Args, wn.FirstArg = &def, args, n.firstArg
+	wn.Queue, wn.Priority, wn.Retries, wn.Timeout, wn.Headers = o.queue, o.priority, o.retries, o.timeout, o.headers
+	switch {
+	case n.kind == nodeChunk:
+		calls := make([][]byte, len(n.inputs))
+		for i, in := range n.inputs {
+			if calls[i], err = spliceArg(args, n.firstArg, in); err != nil {
+				return err
+			}
+		}
+		wn.Args, wn.FirstArg = joinJSON(calls, false), ""
+	case len(n.inputs) == 1:
+		if wn.Args, err = spliceArg(args, n.firstArg, n.inputs[0]); err != nil {
+			return err
+		}
+		wn.FirstArg = ""
+	}
+	return nil
 }
 
 // flow advances workflows: the client starts them, workers finish nodes.
@@ -181,7 +216,7 @@ func (f *flow) start(ctx context.Context, wf string, id int, input []byte, req *
 		return err
 	}
 	switch n.Kind {
-	case nodeTask:
+	case nodeTask, nodeChunk:
 		return f.publish(ctx, wf, id, n, input, req)
 	case nodeThen, nodeSeq:
 		return f.start(ctx, wf, n.Children[0], nil, req)
@@ -232,6 +267,13 @@ func (f *flow) publish(ctx context.Context, wf string, id int, n *wfNode, input 
 		}
 	}
 	o := callOptions{queue: n.Queue, priority: n.Priority, retries: n.Retries, timeout: n.Timeout, headers: n.Headers, taskID: taskID}
+	if n.Kind == nodeChunk {
+		o.headers = maps.Clone(o.headers)
+		if o.headers == nil {
+			o.headers = make(map[string]string, 1)
+		}
+		o.headers[chunkHeader] = "1"
+	}
 	env := newEnvelope(ctx, n.Def, payload, &o, time.Now())
 	env.WorkflowID, env.NodeID = wf, strconv.Itoa(id)
 	if req != nil {
@@ -281,7 +323,7 @@ func (f *flow) finish(ctx context.Context, wf string, id int, result []byte, req
 		if err != nil || !done {
 			return err
 		}
-		all, err := f.gather(ctx, wf, p.Children)
+		all, err := f.gather(ctx, wf, p.Children, p.Flatten)
 		if err != nil {
 			return err
 		}
@@ -295,7 +337,7 @@ func (f *flow) finish(ctx context.Context, wf string, id int, result []byte, req
 		if err != nil || !done {
 			return err
 		}
-		all, err := f.gather(ctx, wf, header)
+		all, err := f.gather(ctx, wf, header, false)
 		if err != nil {
 			return err
 		}
@@ -314,22 +356,41 @@ func (f *flow) join(ctx context.Context, wf string, id, pos, want int) (bool, er
 	return size == int64(want), err
 }
 
-// gather returns the results of nodes as a JSON array, in order.
-func (f *flow) gather(ctx context.Context, wf string, ids []int) ([]byte, error) {
-	var b bytes.Buffer
-	b.WriteByte('[')
+// gather returns the results of nodes as a JSON array, in order; with
+// flatten, the results are arrays, and their elements are listed.
+func (f *flow) gather(ctx context.Context, wf string, ids []int, flatten bool) ([]byte, error) {
+	results := make([][]byte, len(ids))
 	for i, id := range ids {
 		r, err := f.store.Get(ctx, resultKey(wf, id))
 		if err != nil {
 			return nil, fmt.Errorf("workflow %s: result of node %d: %w", wf, id, err)
 		}
-		if i > 0 {
+		results[i] = r
+	}
+	return joinJSON(results, flatten), nil
+}
+
+// joinJSON returns the JSON array of values; with flatten, each value is an
+// array, and the result lists their elements.
+func joinJSON(values [][]byte, flatten bool) []byte {
+	var b bytes.Buffer
+	b.WriteByte('[')
+	for _, v := range values {
+		if flatten {
+			if v = bytes.TrimSpace(v); len(v) < 2 {
+				continue
+			}
+			if v = bytes.TrimSpace(v[1 : len(v)-1]); len(v) == 0 {
+				continue
+			}
+		}
+		if b.Len() > 1 {
 			b.WriteByte(',')
 		}
-		b.Write(r)
+		b.Write(v)
 	}
 	b.WriteByte(']')
-	return b.Bytes(), nil
+	return b.Bytes()
 }
 
 // fail ends workflow wf with the failure of its task env; the first
@@ -386,5 +447,30 @@ func sliceDecoder[R any](elem func([]byte) (R, error)) func([]byte) ([]R, error)
 			}
 		}
 		return out, r.End()
+	}
+}
+
+// chunkHandler runs h on each call of a chunk message's list, in turn, and
+// returns the list of their results. The first failure fails the chunk.
+func chunkHandler(h Handler) Handler {
+	return func(ctx context.Context, payload []byte) ([]byte, error) {
+		r := codec.NewReader(payload)
+		var results [][]byte
+		if r.BeginArray() {
+			for r.NextElem() {
+				res, err := h(ctx, r.Raw())
+				if err != nil {
+					return nil, err
+				}
+				if len(res) == 0 {
+					res = []byte("null")
+				}
+				results = append(results, res)
+			}
+		}
+		if err := r.End(); err != nil {
+			return nil, &decodeError{err: fmt.Errorf("chunk: %w", err)}
+		}
+		return joinJSON(results, false), nil
 	}
 }

@@ -29,12 +29,13 @@ type flowBundle struct {
 	add, mul, fail *runtime.Task[int]
 	sum            *runtime.Task[int]
 	mu             sync.Mutex
-	runs           []string // "task(args)"
+	runs           []string       // "task(args)"
+	chunkMsgs      map[string]int // message ID → calls, for Chunks
 }
 
 func setupFlow(t *testing.T) *flowBundle {
 	t.Helper()
-	b := &flowBundle{bundle: setup(t, runtime.WorkerConfig{Concurrency: 8})}
+	b := &flowBundle{bundle: setup(t, runtime.WorkerConfig{Concurrency: 8}), chunkMsgs: make(map[string]int)}
 	b.add = newTask("flow.Add", "flow", 0)
 	b.mul = newTask("flow.Mul", "flow", 0)
 	b.fail = newTask("flow.Fail", "flow", 0)
@@ -51,7 +52,12 @@ func setupFlow(t *testing.T) *flowBundle {
 		record("add", a)
 		return a.A + a.B, nil
 	})
-	b.register(t, b.mul, func(_ context.Context, a *addArgs) (int, error) {
+	b.register(t, b.mul, func(ctx context.Context, a *addArgs) (int, error) {
+		if info, _ := runtime.Info(ctx); info.Headers["chunked"] == "yes" {
+			b.mu.Lock()
+			b.chunkMsgs[info.ID]++
+			b.mu.Unlock()
+		}
 		record("mul", a)
 		return a.A * a.B, nil
 	})
@@ -80,14 +86,16 @@ func (b *flowBundle) failSig(a int) runtime.Sig[int] { return runtime.NewSig(b.f
 
 // addStep adds c to the previous result; mulStep multiplies it by c.
 func (b *flowBundle) addStep(c int) runtime.Step[int, int] {
-	return runtime.NewStep[int](b.add, "a", &addArgs{B: c})
+	return runtime.NewStep(b.add, "a", &addArgs{B: c}, marshalJSON[int])
 }
 func (b *flowBundle) mulStep(c int) runtime.Step[int, int] {
-	return runtime.NewStep[int](b.mul, "a", &addArgs{B: c})
+	return runtime.NewStep(b.mul, "a", &addArgs{B: c}, marshalJSON[int])
 }
 func (b *flowBundle) sumStep() runtime.Step[[]int, int] {
-	return runtime.NewStep[[]int](b.sum, "xs", &sumArgs{})
+	return runtime.NewStep(b.sum, "xs", &sumArgs{}, marshalJSON[[]int])
 }
+
+func marshalJSON[T any](v T) ([]byte, error) { return json.Marshal(v) }
 
 func (b *flowBundle) ran(prefix string) int {
 	b.mu.Lock()
@@ -162,6 +170,47 @@ func TestWorkflowShapes(t *testing.T) {
 			}
 		})
 	}
+	t.Run("map", func(t *testing.T) {
+		t.Parallel()
+		got, err := submit(t, b, runtime.Map(b.mulStep(3), []int{1, 2, 3, 4})).Get(waitCtx(t))
+		if err != nil || !slices.Equal(got, []int{3, 6, 9, 12}) {
+			t.Fatalf("Get = %v, %v", got, err)
+		}
+	})
+	t.Run("chunks", func(t *testing.T) {
+		t.Parallel()
+		items := []int{1, 2, 3, 4, 5, 6, 7}
+		got, err := submit(t, b, runtime.Chunks(b.mulStep(10).With(runtime.Header("chunked", "yes")), items, 3)).Get(waitCtx(t))
+		if err != nil || !slices.Equal(got, []int{10, 20, 30, 40, 50, 60, 70}) {
+			t.Fatalf("Get = %v, %v", got, err)
+		}
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		var calls []int
+		for _, n := range b.chunkMsgs {
+			calls = append(calls, n)
+		}
+		slices.Sort(calls)
+		if !slices.Equal(calls, []int{1, 3, 3}) {
+			t.Fatalf("calls per message = %v, want 7 items in messages of 3, 3 and 1", calls)
+		}
+	})
+	t.Run("map then chord body", func(t *testing.T) {
+		t.Parallel()
+		got, err := submit(t, b, runtime.Then(runtime.Map(b.addStep(1), []int{1, 2, 3}), b.sumStep())).Get(waitCtx(t))
+		if err != nil || got != 9 {
+			t.Fatalf("Get = %v, %v", got, err)
+		}
+	})
+	t.Run("empty map and chunks", func(t *testing.T) {
+		t.Parallel()
+		for _, sig := range []runtime.Sig[[]int]{runtime.Map(b.mulStep(2), nil), runtime.Chunks(b.mulStep(2), nil, 5)} {
+			got, err := submit(t, b, sig).Get(waitCtx(t))
+			if err != nil || len(got) != 0 {
+				t.Fatalf("Get = %v, %v", got, err)
+			}
+		}
+	})
 	t.Run("nested groups", func(t *testing.T) {
 		t.Parallel()
 		sig := runtime.Group(group(b.addSig(1, 0), b.addSig(2, 0)), group(), group(b.addSig(3, 0)))
@@ -175,7 +224,7 @@ func TestWorkflowShapes(t *testing.T) {
 func TestWorkflowChainFailureStopsLaterSteps(t *testing.T) {
 	t.Parallel()
 	b := setupFlow(t)
-	h := submit(t, b, runtime.Then(runtime.Then(b.addSig(1, 1), runtime.NewStep[int](b.fail, "a", &addArgs{})), b.mulStep(100)))
+	h := submit(t, b, runtime.Then(runtime.Then(b.addSig(1, 1), runtime.NewStep(b.fail, "a", &addArgs{}, marshalJSON[int])), b.mulStep(100)))
 	_, err := h.Get(waitCtx(t))
 	te := asTaskError(t, err)
 	if te.Task != "flow.Fail" || te.Queue != "flow" || !strings.Contains(err.Error(), "cannot do 2") {

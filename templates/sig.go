@@ -38,13 +38,25 @@ func (g *gen) step(t *model.Task) {
 	}
 	first := t.Params[0]
 	/*
+		func(v RawData) ([]byte, error) {
+			var w codec.Writer
+			<encode v>
+			return w.Bytes(), w.Err()
+		}
+	*/
+	v := func() *jen.Statement { return g.id("v") }
+	enc := []jen.Code{jen.Var().Add(g.id("w")).Add(g.codec("Writer"))}
+	enc = append(enc, g.enc(first.Type, local(v), rw{name: "w"})...)
+	enc = append(enc, jen.Return(g.id("w").Dot("Bytes").Call(), g.id("w").Dot("Err").Call()))
+	marshalFirst := jen.Func().Params(v().Add(g.typ(first.Type.Go))).Params(jen.Index().Byte(), jen.Error()).Block(enc...)
+	/*
 		// TransformStep is a call of the Transform task whose raw is the previous step's result.
 		func TransformStep(schema string) runtime.Step[RawData, CleanData] {
-			return runtime.NewStep[RawData](TransformTask, "raw", &TransformArgs{Schema: schema})
+			return runtime.NewStep(TransformTask, "raw", &TransformArgs{Schema: schema}, func(v RawData) ([]byte, error) {...})
 		}
 	*/
 	g.Commentf("%s is a call of the %s task whose %s is the previous step's result.", t.Names.Step, t.Func.Name(), first.Name)
 	g.Func().Id(t.Names.Step).Params(params...).Add(g.rt("Step")).Types(g.typ(first.Type.Go), g.resultType(t)).Block(
-		jen.Return(g.rt("NewStep").Types(g.typ(first.Type.Go)).Call(jen.Id(t.Names.Task), jen.Lit(first.Name), argsLit(t, names, 1))),
+		jen.Return(g.rt("NewStep").Call(jen.Id(t.Names.Task), jen.Lit(first.Name), argsLit(t, names, 1), marshalFirst)),
 	)
 }

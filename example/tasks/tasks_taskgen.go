@@ -92,7 +92,11 @@ func ExtractSig(src Source) runtime.Sig[RawData] {
 
 // ExtractStep is a call of the Extract task whose src is the previous step's result.
 func ExtractStep() runtime.Step[Source, RawData] {
-	return runtime.NewStep[Source](ExtractTask, "src", &ExtractArgs{})
+	return runtime.NewStep(ExtractTask, "src", &ExtractArgs{}, func(v Source) ([]byte, error) {
+		var w codec.Writer
+		taskgenEnc_Source(&w, &v)
+		return w.Bytes(), w.Err()
+	})
 }
 
 // TransformArgs is the payload of the Transform task.
@@ -174,7 +178,11 @@ func TransformSig(raw RawData, schema string) runtime.Sig[CleanData] {
 
 // TransformStep is a call of the Transform task whose raw is the previous step's result.
 func TransformStep(schema string) runtime.Step[RawData, CleanData] {
-	return runtime.NewStep[RawData](TransformTask, "raw", &TransformArgs{Schema: schema})
+	return runtime.NewStep(TransformTask, "raw", &TransformArgs{Schema: schema}, func(v RawData) ([]byte, error) {
+		var w codec.Writer
+		taskgenEnc_RawData(&w, &v)
+		return w.Bytes(), w.Err()
+	})
 }
 
 // LoadArgs is the payload of the Load task.
@@ -256,7 +264,11 @@ func LoadSig(data CleanData, dest string) runtime.Sig[LoadReport] {
 
 // LoadStep is a call of the Load task whose data is the previous step's result.
 func LoadStep(dest string) runtime.Step[CleanData, LoadReport] {
-	return runtime.NewStep[CleanData](LoadTask, "data", &LoadArgs{Dest: dest})
+	return runtime.NewStep(LoadTask, "data", &LoadArgs{Dest: dest}, func(v CleanData) ([]byte, error) {
+		var w codec.Writer
+		taskgenEnc_CleanData(&w, &v)
+		return w.Bytes(), w.Err()
+	})
 }
 
 // SendWelcomeArgs is the payload of the SendWelcome task.
@@ -330,7 +342,11 @@ func SendWelcomeSig(userID int64, email string) runtime.Sig[runtime.None] {
 
 // SendWelcomeStep is a call of the SendWelcome task whose userID is the previous step's result.
 func SendWelcomeStep(email string) runtime.Step[int64, runtime.None] {
-	return runtime.NewStep[int64](SendWelcomeTask, "userID", &SendWelcomeArgs{Email: email})
+	return runtime.NewStep(SendWelcomeTask, "userID", &SendWelcomeArgs{Email: email}, func(v int64) ([]byte, error) {
+		var w codec.Writer
+		w.Int(v)
+		return w.Bytes(), w.Err()
+	})
 }
 
 // SendReceiptArgs is the payload of the SendReceipt task.
@@ -396,7 +412,11 @@ func SendReceiptSig(order Order) runtime.Sig[runtime.None] {
 
 // SendReceiptStep is a call of the SendReceipt task whose order is the previous step's result.
 func SendReceiptStep() runtime.Step[Order, runtime.None] {
-	return runtime.NewStep[Order](SendReceiptTask, "order", &SendReceiptArgs{})
+	return runtime.NewStep(SendReceiptTask, "order", &SendReceiptArgs{}, func(v Order) ([]byte, error) {
+		var w codec.Writer
+		taskgenEnc_Order(&w, &v)
+		return w.Bytes(), w.Err()
+	})
 }
 
 // SquareArgs is the payload of the Square task.
@@ -471,7 +491,11 @@ func SquareSig(n int) runtime.Sig[int] {
 
 // SquareStep is a call of the Square task whose n is the previous step's result.
 func SquareStep() runtime.Step[int, int] {
-	return runtime.NewStep[int](SquareTask, "n", &SquareArgs{})
+	return runtime.NewStep(SquareTask, "n", &SquareArgs{}, func(v int) ([]byte, error) {
+		var w codec.Writer
+		w.Int(int64(v))
+		return w.Bytes(), w.Err()
+	})
 }
 
 // SumArgs is the payload of the Sum task.
@@ -546,7 +570,11 @@ func SumSig(xs []int) runtime.Sig[int] {
 
 // SumStep is a call of the Sum task whose xs is the previous step's result.
 func SumStep() runtime.Step[[]int, int] {
-	return runtime.NewStep[[]int](SumTask, "xs", &SumArgs{})
+	return runtime.NewStep(SumTask, "xs", &SumArgs{}, func(v []int) ([]byte, error) {
+		var w codec.Writer
+		taskgenEnc_Slice_int(&w, &v)
+		return w.Bytes(), w.Err()
+	})
 }
 
 // Register registers with r the tasks of package tasks that are plain functions.

@@ -108,7 +108,11 @@ func IngestSig(batch []Record, source string, dedupe bool) runtime.Sig[int] {
 
 // IngestStep is a call of the Ingest task whose batch is the previous step's result.
 func IngestStep(source string, dedupe bool) runtime.Step[[]Record, int] {
-	return runtime.NewStep[[]Record](IngestTask, "batch", &IngestArgs{Source: source, Dedupe: dedupe})
+	return runtime.NewStep(IngestTask, "batch", &IngestArgs{Source: source, Dedupe: dedupe}, func(v []Record) ([]byte, error) {
+		var w codec.Writer
+		taskgenEnc_Slice_Record(&w, &v)
+		return w.Bytes(), w.Err()
+	})
 }
 
 // SendReceiptArgs is the payload of the SendReceipt task.
@@ -213,7 +217,11 @@ func SendReceiptSig(to Contact, order Order, cc []string, sendAt *time.Time) run
 
 // SendReceiptStep is a call of the SendReceipt task whose to is the previous step's result.
 func SendReceiptStep(order Order, cc []string, sendAt *time.Time) runtime.Step[Contact, runtime.None] {
-	return runtime.NewStep[Contact](SendReceiptTask, "to", &SendReceiptArgs{Order: order, Cc: cc, SendAt: sendAt})
+	return runtime.NewStep(SendReceiptTask, "to", &SendReceiptArgs{Order: order, Cc: cc, SendAt: sendAt}, func(v Contact) ([]byte, error) {
+		var w codec.Writer
+		taskgenEnc_Contact(&w, &v)
+		return w.Bytes(), w.Err()
+	})
 }
 
 // MixedArgs is the payload of the Mixed task.
@@ -429,7 +437,11 @@ func MixedStep(levels map[Level]uint, arr [3]uint16, nested [][]string, ptr **in
 	A string `json:"a,omitempty"`
 	B *bool  `json:"b"`
 }) runtime.Step[map[int]int8, runtime.None] {
-	return runtime.NewStep[map[int]int8](MixedTask, "ints", &MixedArgs{Levels: levels, Arr: arr, Nested: nested, Ptr: ptr, F32: f32, Level: level, D: d, Tree: tree, Addr: addr, Raw: raw, U64: u64, Anon: anon})
+	return runtime.NewStep(MixedTask, "ints", &MixedArgs{Levels: levels, Arr: arr, Nested: nested, Ptr: ptr, F32: f32, Level: level, D: d, Tree: tree, Addr: addr, Raw: raw, U64: u64, Anon: anon}, func(v map[int]int8) ([]byte, error) {
+		var w codec.Writer
+		taskgenEnc_Map_int_int8(&w, &v)
+		return w.Bytes(), w.Err()
+	})
 }
 
 // Register registers with r the tasks of package roundtrip that are plain functions.

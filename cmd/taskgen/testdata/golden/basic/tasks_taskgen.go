@@ -90,7 +90,11 @@ func SendWelcomeSig(userID int64, email string) runtime.Sig[runtime.None] {
 
 // SendWelcomeStep is a call of the SendWelcome task whose userID is the previous step's result.
 func SendWelcomeStep(email string) runtime.Step[int64, runtime.None] {
-	return runtime.NewStep[int64](SendWelcomeTask, "userID", &SendWelcomeArgs{Email: email})
+	return runtime.NewStep(SendWelcomeTask, "userID", &SendWelcomeArgs{Email: email}, func(v int64) ([]byte, error) {
+		var w codec.Writer
+		w.Int(v)
+		return w.Bytes(), w.Err()
+	})
 }
 
 // TransformArgs is the payload of the Transform task.
@@ -176,7 +180,11 @@ func TransformSig(raw RawData, schema string) runtime.Sig[CleanData] {
 
 // TransformStep is a call of the Transform task whose raw is the previous step's result.
 func TransformStep(schema string) runtime.Step[RawData, CleanData] {
-	return runtime.NewStep[RawData](TransformTask, "raw", &TransformArgs{Schema: schema})
+	return runtime.NewStep(TransformTask, "raw", &TransformArgs{Schema: schema}, func(v RawData) ([]byte, error) {
+		var w codec.Writer
+		taskgenEnc_RawData(&w, &v)
+		return w.Bytes(), w.Err()
+	})
 }
 
 // PingArgs is the payload of the Ping task.

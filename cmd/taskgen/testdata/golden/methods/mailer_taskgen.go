@@ -88,7 +88,11 @@ func SendReceiptSig(orderID string, total float64) runtime.Sig[runtime.None] {
 
 // SendReceiptStep is a call of the SendReceipt task whose orderID is the previous step's result.
 func SendReceiptStep(total float64) runtime.Step[string, runtime.None] {
-	return runtime.NewStep[string](SendReceiptTask, "orderID", &SendReceiptArgs{Total: total})
+	return runtime.NewStep(SendReceiptTask, "orderID", &SendReceiptArgs{Total: total}, func(v string) ([]byte, error) {
+		var w codec.Writer
+		w.String(v)
+		return w.Bytes(), w.Err()
+	})
 }
 
 // PreviewArgs is the payload of the Preview task.
@@ -163,7 +167,11 @@ func PreviewSig(orderID string) runtime.Sig[string] {
 
 // PreviewStep is a call of the Preview task whose orderID is the previous step's result.
 func PreviewStep() runtime.Step[string, string] {
-	return runtime.NewStep[string](PreviewTask, "orderID", &PreviewArgs{})
+	return runtime.NewStep(PreviewTask, "orderID", &PreviewArgs{}, func(v string) ([]byte, error) {
+		var w codec.Writer
+		w.String(v)
+		return w.Bytes(), w.Err()
+	})
 }
 
 // NextArgs is the payload of the Next task.
@@ -238,7 +246,11 @@ func NextSig(n int) runtime.Sig[int] {
 
 // NextStep is a call of the Next task whose n is the previous step's result.
 func NextStep() runtime.Step[int, int] {
-	return runtime.NewStep[int](NextTask, "n", &NextArgs{})
+	return runtime.NewStep(NextTask, "n", &NextArgs{}, func(v int) ([]byte, error) {
+		var w codec.Writer
+		w.Int(int64(v))
+		return w.Bytes(), w.Err()
+	})
 }
 
 // RegisterCounter registers with r the tasks that are methods of Counter, called on impl.

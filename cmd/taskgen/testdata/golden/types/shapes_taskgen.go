@@ -132,7 +132,11 @@ func StoreSig(rec Record, tree *Tree, page Page[Record], ids []uint64) runtime.S
 
 // StoreStep is a call of the Store task whose rec is the previous step's result.
 func StoreStep(tree *Tree, page Page[Record], ids []uint64) runtime.Step[Record, Page[Status]] {
-	return runtime.NewStep[Record](StoreTask, "rec", &StoreArgs{Tree: tree, Page: page, Ids: ids})
+	return runtime.NewStep(StoreTask, "rec", &StoreArgs{Tree: tree, Page: page, Ids: ids}, func(v Record) ([]byte, error) {
+		var w codec.Writer
+		taskgenEnc_Record(&w, &v)
+		return w.Bytes(), w.Err()
+	})
 }
 
 // Register registers with r the tasks of package shapes that are plain functions.

@@ -91,7 +91,11 @@ func ExtractSig(src Source) runtime.Sig[RawData] {
 
 // ExtractStep is a call of the Extract task whose src is the previous step's result.
 func ExtractStep() runtime.Step[Source, RawData] {
-	return runtime.NewStep[Source](ExtractTask, "src", &ExtractArgs{})
+	return runtime.NewStep(ExtractTask, "src", &ExtractArgs{}, func(v Source) ([]byte, error) {
+		var w codec.Writer
+		taskgenEnc_Source(&w, &v)
+		return w.Bytes(), w.Err()
+	})
 }
 
 // TransformArgs is the payload of the Transform task.
@@ -173,7 +177,11 @@ func TransformSig(raw RawData, schema string) runtime.Sig[CleanData] {
 
 // TransformStep is a call of the Transform task whose raw is the previous step's result.
 func TransformStep(schema string) runtime.Step[RawData, CleanData] {
-	return runtime.NewStep[RawData](TransformTask, "raw", &TransformArgs{Schema: schema})
+	return runtime.NewStep(TransformTask, "raw", &TransformArgs{Schema: schema}, func(v RawData) ([]byte, error) {
+		var w codec.Writer
+		taskgenEnc_RawData(&w, &v)
+		return w.Bytes(), w.Err()
+	})
 }
 
 // LoadArgs is the payload of the Load task.
@@ -246,7 +254,11 @@ func LoadSig(data CleanData, dest string) runtime.Sig[runtime.None] {
 
 // LoadStep is a call of the Load task whose data is the previous step's result.
 func LoadStep(dest string) runtime.Step[CleanData, runtime.None] {
-	return runtime.NewStep[CleanData](LoadTask, "data", &LoadArgs{Dest: dest})
+	return runtime.NewStep(LoadTask, "data", &LoadArgs{Dest: dest}, func(v CleanData) ([]byte, error) {
+		var w codec.Writer
+		taskgenEnc_CleanData(&w, &v)
+		return w.Bytes(), w.Err()
+	})
 }
 
 // CountArgs is the payload of the Count task.
@@ -321,7 +333,11 @@ func CountSig(src Source) runtime.Sig[int] {
 
 // CountStep is a call of the Count task whose src is the previous step's result.
 func CountStep() runtime.Step[Source, int] {
-	return runtime.NewStep[Source](CountTask, "src", &CountArgs{})
+	return runtime.NewStep(CountTask, "src", &CountArgs{}, func(v Source) ([]byte, error) {
+		var w codec.Writer
+		taskgenEnc_Source(&w, &v)
+		return w.Bytes(), w.Err()
+	})
 }
 
 // SumArgs is the payload of the Sum task.
@@ -396,7 +412,11 @@ func SumSig(counts []int) runtime.Sig[int] {
 
 // SumStep is a call of the Sum task whose counts is the previous step's result.
 func SumStep() runtime.Step[[]int, int] {
-	return runtime.NewStep[[]int](SumTask, "counts", &SumArgs{})
+	return runtime.NewStep(SumTask, "counts", &SumArgs{}, func(v []int) ([]byte, error) {
+		var w codec.Writer
+		taskgenEnc_Slice_int(&w, &v)
+		return w.Bytes(), w.Err()
+	})
 }
 
 // Register registers with r the tasks of package etl that are plain functions.
