@@ -33,6 +33,9 @@ type node struct {
 	inputs  [][]byte
 	flatten bool
 	err     error // from encoding an item; Submit reports it
+	// onError are callbacks (steps taking a Failure) run once when a task
+	// of this node's subtree fails.
+	onError []*node
 }
 
 // Sig is a complete task call, or a composed workflow, whose result is R
@@ -154,4 +157,24 @@ func encodeItem[In, Out any](step Step[In, Out], it In) ([]byte, error) {
 		return nil, errors.New("the step cannot encode its input; regenerate it with this version of taskgen")
 	}
 	return step.encodeIn(it)
+}
+
+// Failure describes a failed task to an OnError callback, whose first
+// parameter it is.
+type Failure struct {
+	Task       string `json:"task"`        // wire name
+	TaskID     string `json:"task_id"`     //
+	Queue      string `json:"queue"`       //
+	WorkflowID string `json:"workflow_id"` //
+	Error      string `json:"error"`       // the last error's text, with the dead-letter reason
+	Attempts   int    `json:"attempts"`    // runs of the task, the failed one included
+}
+
+// OnError returns sig with cb attached: when a task of sig fails for good
+// (it is dead-lettered), cb runs once with the Failure. The workflow still
+// fails; its handle returns the task's error.
+func OnError[R, E any](sig Sig[R], cb Step[Failure, E]) Sig[R] {
+	n := *sig.n
+	n.onError = append(append([]*node(nil), sig.n.onError...), cb.n)
+	return Sig[R]{n: &n, decode: sig.decode}
 }

@@ -107,7 +107,14 @@ type wfNode struct {
 	Headers  map[string]string `json:"headers,omitempty"`
 	// Flatten joins the members' results, which are lists (Chunks).
 	Flatten bool `json:"flatten,omitempty"`
+	// OnError are the nodes of callbacks run when a task under this node
+	// fails; a callback's own Parent is callbackParent.
+	OnError []int `json:"on_error,omitempty"`
 }
+
+// callbackParent is the Parent of an error callback's node: it belongs to
+// no tree, and finishing it finishes nothing else.
+const callbackParent = -2
 
 // flatten numbers the tree's nodes in pre-order, the root being 0.
 func flatten(root *node) ([]*wfNode, error) {
@@ -129,6 +136,13 @@ func flatten(root *node) ([]*wfNode, error) {
 				return 0, err
 			}
 			wn.Children = append(wn.Children, cid)
+		}
+		for _, cb := range n.onError {
+			cid, err := walk(cb, callbackParent, 0, opts)
+			if err != nil {
+				return 0, err
+			}
+			wn.OnError = append(wn.OnError, cid)
 		}
 		return id, nil
 	}
@@ -299,7 +313,10 @@ func (f *flow) finish(ctx context.Context, wf string, id int, result []byte, req
 	if err := f.store.Put(ctx, resultKey(wf, id), result, f.ttl); err != nil {
 		return err
 	}
-	if n.Parent < 0 {
+	switch n.Parent {
+	case callbackParent:
+		return nil
+	case -1:
 		r := &Record{ID: wf, Task: workflowTask, State: StateSucceeded, Result: result, UpdatedAt: time.Now()}
 		return f.store.PutRecord(ctx, r, f.ttl)
 	}
@@ -394,17 +411,48 @@ func joinJSON(values [][]byte, flatten bool) []byte {
 }
 
 // fail ends workflow wf with the failure of its task env; the first
-// failure wins.
+// failure wins. Then the error callbacks of the failed node and of the
+// nodes around it run, each once.
 func (f *flow) fail(ctx context.Context, env *Envelope, cause string) error {
-	first, err := f.store.PutNX(ctx, failedKey(env.WorkflowID), []byte(env.NodeID), f.ttl)
-	if err != nil || !first {
+	wf := env.WorkflowID
+	first, err := f.store.PutNX(ctx, failedKey(wf), []byte(env.NodeID), f.ttl)
+	if err != nil {
 		return err
 	}
-	r := &Record{
-		ID: env.WorkflowID, Task: env.Task, Queue: env.Queue, State: StateFailed, Attempt: env.Attempt,
-		Error: fmt.Sprintf("workflow step %s (task %s) failed: %s", env.NodeID, env.ID, cause), UpdatedAt: time.Now(),
+	if first {
+		r := &Record{
+			ID: wf, Task: env.Task, Queue: env.Queue, State: StateFailed, Attempt: env.Attempt,
+			Error: fmt.Sprintf("workflow step %s (task %s) failed: %s", env.NodeID, env.ID, cause), UpdatedAt: time.Now(),
+		}
+		if err := f.store.PutRecord(ctx, r, f.ttl); err != nil {
+			return err
+		}
 	}
-	return f.store.PutRecord(ctx, r, f.ttl)
+	id, err := strconv.Atoi(env.NodeID)
+	if err != nil {
+		return fmt.Errorf("workflow %s: bad node ID %q", wf, env.NodeID)
+	}
+	failure, err := json.Marshal(Failure{
+		Task: env.Task, TaskID: env.ID, Queue: env.Queue, WorkflowID: wf, Error: cause, Attempts: env.Attempt + 1,
+	})
+	if err != nil {
+		return err
+	}
+	// Walk up from the failed node. Callbacks start under derived IDs, and
+	// a failure delivered twice finds them started.
+	for id >= 0 {
+		n, err := f.node(ctx, wf, id)
+		if err != nil {
+			return err
+		}
+		for _, cb := range n.OnError {
+			if err := f.start(ctx, wf, cb, failure, env.Request); err != nil {
+				return err
+			}
+		}
+		id = n.Parent
+	}
+	return nil
 }
 
 // spliceArg returns the JSON object args with the member key set to value.

@@ -316,3 +316,59 @@ func TestSubmitNeedsWorkflowStore(t *testing.T) {
 		t.Fatalf("Submit without a store = %v, want ErrNoStore", err)
 	}
 }
+
+// failureArgs is the payload of an error callback: its first parameter is
+// the Failure.
+type failureArgs struct {
+	F    runtime.Failure `json:"f"`
+	Note string          `json:"note"`
+}
+
+func (a *failureArgs) MarshalTask() ([]byte, error)    { return json.Marshal(a) }
+func (a *failureArgs) UnmarshalTask(data []byte) error { return json.Unmarshal(data, a) }
+
+func TestWorkflowOnError(t *testing.T) {
+	t.Parallel()
+	b := setupFlow(t)
+	cbTask := &runtime.Task[runtime.None]{
+		Def:           runtime.TaskDef{Name: "flow.OnFail", Queue: "flow", Priority: 5, Fingerprint: "fp-onfail"},
+		MarshalResult: runtime.MarshalNone, UnmarshalResult: runtime.UnmarshalNone,
+	}
+	got := make(chan failureArgs, 10)
+	// Callbacks run on a queue of their own, served by a second worker.
+	w2 := runtime.NewWorker(b.tr, runtime.WorkerConfig{Queues: []string{"callbacks"}, Logger: b.quietLogger()})
+	if err := runtime.Register(w2, cbTask, func(_ context.Context, a *failureArgs) (runtime.None, error) {
+		got <- *a
+		return runtime.None{}, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w2.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+
+	cb := runtime.NewStep(cbTask, "f", &failureArgs{Note: "alert"}, marshalJSON[runtime.Failure]).With(runtime.Queue("callbacks"))
+	// Two header members fail: the callback still runs once.
+	sig := runtime.OnError(runtime.Chord([]runtime.Sig[int]{b.failSig(1), b.addSig(2, 0), b.failSig(3)}, b.sumStep()), cb)
+	h := submit(t, b, sig)
+	if _, err := h.Get(waitCtx(t)); err == nil || !strings.Contains(err.Error(), "cannot do") {
+		t.Fatalf("Get = %v, want the member's failure", err)
+	}
+	select {
+	case a := <-got:
+		if a.Note != "alert" || a.F.Task != "flow.Fail" || a.F.WorkflowID != h.ID() || a.F.Attempts != 1 || !strings.Contains(a.F.Error, "cannot do") {
+			t.Fatalf("callback got %+v", a)
+		}
+	case <-time.After(eventually):
+		t.Fatal("the error callback never ran")
+	}
+	deadline := time.Now().Add(eventually)
+	for b.ran("fail") < 2 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if n := len(got); n != 0 {
+		t.Fatalf("the error callback ran %d more times", n)
+	}
+}

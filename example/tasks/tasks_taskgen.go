@@ -19,6 +19,83 @@ import (
 const _ = runtime.EnforceVersion(1 - runtime.MinGenVersion)
 const _ = runtime.EnforceVersion(runtime.MaxGenVersion - 1)
 
+// AlertArgs is the payload of the Alert task.
+type AlertArgs struct {
+	F       runtime.Failure `json:"f"`
+	Channel string          `json:"channel"`
+}
+
+// MarshalTask encodes a as JSON, as encoding/json would.
+func (a *AlertArgs) MarshalTask() ([]byte, error) {
+	var w codec.Writer
+	w.BeginObject()
+	w.Key(`"f":`)
+	taskgenEnc_runtime_Failure(&w, &a.F)
+	w.Key(`"channel":`)
+	w.String(a.Channel)
+	w.EndObject()
+	return w.Bytes(), w.Err()
+}
+
+// UnmarshalTask decodes data into a, as encoding/json would.
+func (a *AlertArgs) UnmarshalTask(data []byte) error {
+	r := codec.NewReader(data)
+	if r.BeginObject() {
+		for r.NextField() {
+			switch k := r.Key(); string(k) {
+			case "f":
+				taskgenDec_runtime_Failure(&r, &a.F)
+			case "channel":
+				a.Channel = r.String()
+			default:
+				switch {
+				case bytes.EqualFold(k, []byte("f")):
+					taskgenDec_runtime_Failure(&r, &a.F)
+				case bytes.EqualFold(k, []byte("channel")):
+					a.Channel = r.String()
+				default:
+					r.Skip()
+				}
+			}
+		}
+	}
+	return r.End()
+}
+
+// AlertTask describes the Alert task.
+var AlertTask = &runtime.Task[runtime.None]{
+	Def: runtime.TaskDef{
+		Name:        "tasks.Alert",
+		Queue:       "alerts",
+		Priority:    5,
+		Retries:     10,
+		BackoffMin:  time.Second,
+		BackoffMax:  10 * time.Minute,
+		Fingerprint: "2b8a5a87c756a7cd",
+	},
+	MarshalResult:   runtime.MarshalNone,
+	UnmarshalResult: runtime.UnmarshalNone,
+}
+
+// EnqueueAlert enqueues the Alert task and returns a handle on its result.
+func EnqueueAlert(ctx context.Context, c runtime.Enqueuer, f runtime.Failure, channel string, opts ...runtime.Option) (*runtime.Handle[runtime.None], error) {
+	return runtime.Enqueue(ctx, c, AlertTask, &AlertArgs{F: f, Channel: channel}, opts...)
+}
+
+// AlertSig is a call of the Alert task, for workflows.
+func AlertSig(f runtime.Failure, channel string) runtime.Sig[runtime.None] {
+	return runtime.NewSig(AlertTask, &AlertArgs{F: f, Channel: channel})
+}
+
+// AlertStep is a call of the Alert task whose f is the previous step's result.
+func AlertStep(channel string) runtime.Step[runtime.Failure, runtime.None] {
+	return runtime.NewStep(AlertTask, "f", &AlertArgs{Channel: channel}, func(v runtime.Failure) ([]byte, error) {
+		var w codec.Writer
+		taskgenEnc_runtime_Failure(&w, &v)
+		return w.Bytes(), w.Err()
+	})
+}
+
 // ExtractArgs is the payload of the Extract task.
 type ExtractArgs struct {
 	Src Source `json:"src"`
@@ -580,6 +657,9 @@ func SumStep() runtime.Step[[]int, int] {
 // Register registers with r the tasks of package tasks that are plain functions.
 func Register(r runtime.Registrar) error {
 	return errors.Join(
+		runtime.Register(r, AlertTask, func(ctx context.Context, a *AlertArgs) (runtime.None, error) {
+			return runtime.None{}, Alert(ctx, a.F, a.Channel)
+		}),
 		runtime.Register(r, ExtractTask, func(ctx context.Context, a *ExtractArgs) (RawData, error) {
 			return Extract(ctx, a.Src)
 		}),
@@ -1069,6 +1149,62 @@ func taskgenDec_Source(r *codec.Reader, v *Source) {
 				v.Name = r.String()
 			case bytes.EqualFold(k, []byte("since")):
 				v.Since = r.Time()
+			default:
+				r.Skip()
+			}
+		}
+	}
+}
+
+func taskgenEnc_runtime_Failure(w *codec.Writer, v *runtime.Failure) {
+	w.BeginObject()
+	w.Key(`"task":`)
+	w.String(v.Task)
+	w.Key(`"task_id":`)
+	w.String(v.TaskID)
+	w.Key(`"queue":`)
+	w.String(v.Queue)
+	w.Key(`"workflow_id":`)
+	w.String(v.WorkflowID)
+	w.Key(`"error":`)
+	w.String(v.Error)
+	w.Key(`"attempts":`)
+	w.Int(int64(v.Attempts))
+	w.EndObject()
+}
+
+func taskgenDec_runtime_Failure(r *codec.Reader, v *runtime.Failure) {
+	if !r.BeginObject() {
+		return
+	}
+	for r.NextField() {
+		switch k := r.Key(); string(k) {
+		case "task":
+			v.Task = r.String()
+		case "task_id":
+			v.TaskID = r.String()
+		case "queue":
+			v.Queue = r.String()
+		case "workflow_id":
+			v.WorkflowID = r.String()
+		case "error":
+			v.Error = r.String()
+		case "attempts":
+			v.Attempts = int(r.Int(strconv.IntSize))
+		default:
+			switch {
+			case bytes.EqualFold(k, []byte("task")):
+				v.Task = r.String()
+			case bytes.EqualFold(k, []byte("task_id")):
+				v.TaskID = r.String()
+			case bytes.EqualFold(k, []byte("queue")):
+				v.Queue = r.String()
+			case bytes.EqualFold(k, []byte("workflow_id")):
+				v.WorkflowID = r.String()
+			case bytes.EqualFold(k, []byte("error")):
+				v.Error = r.String()
+			case bytes.EqualFold(k, []byte("attempts")):
+				v.Attempts = int(r.Int(strconv.IntSize))
 			default:
 				r.Skip()
 			}

@@ -39,7 +39,7 @@ func run(ctx context.Context, out io.Writer) error {
 	// dependencies, and every plain task of the package.
 	outbox := &tasks.Outbox{}
 	w := runtime.NewWorker(tr, runtime.WorkerConfig{
-		Queues:      []string{"emails", "etl", "numbers"},
+		Queues:      []string{"emails", "etl", "numbers", "alerts"},
 		Concurrency: 8,
 		// The demo prints what it needs; the worker's own logs would repeat it.
 		Logger: slog.New(slog.DiscardHandler),
@@ -113,6 +113,24 @@ func etl(ctx context.Context, out io.Writer, c *runtime.Client) error {
 		return err
 	}
 	fmt.Fprintf(out, "etl: Extract → Transform → Load loaded %d records into %s\n", report.Loaded, report.Destination)
+
+	// A failing step ends the workflow with its error, and the error
+	// callback attached with OnError runs once.
+	broken := runtime.OnError(
+		runtime.Then(runtime.Then(tasks.ExtractSig(src), tasks.TransformStep("v2")), tasks.LoadStep("").With(runtime.Retries(0))),
+		tasks.AlertStep("#data-eng"))
+	h, err = runtime.Submit(ctx, c, broken)
+	if err != nil {
+		return err
+	}
+	_, err = h.Get(ctx)
+	fmt.Fprintln(out, "etl without a destination failed as expected:", err != nil)
+	for deadline := time.Now().Add(10 * time.Second); len(tasks.Alerts.List()) == 0 && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	for _, a := range tasks.Alerts.List() {
+		fmt.Fprintln(out, "  alert", a)
+	}
 	return nil
 }
 

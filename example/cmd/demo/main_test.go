@@ -25,6 +25,8 @@ func TestDemo(t *testing.T) {
 		`failed as expected: taskgen: task tasks.Mailer.SendWelcome (id `,
 		`on queue "emails": failed: gave up after 1 attempt: user 7: invalid address "not-an-address"`,
 		"etl: Extract → Transform → Load loaded 3 records into warehouse",
+		"etl without a destination failed as expected: true",
+		`alert #data-eng: tasks.Load failed after 1 attempt(s): failed: gave up after 1 attempt: no destination for 3 records`,
 		"numbers: group of squares of 1..10 = [1 4 9 16 25 36 49 64 81 100]; chord summing them = 385",
 		"worker drained; bye",
 	} {
