@@ -65,7 +65,7 @@ func (c *Client) EnqueueBatch(ctx context.Context, items []BatchItem) (receipts 
 		}
 		o := collectOptions(it.opts)
 		env := newEnvelope(ctx, it.def, it.payload, &o, now)
-		if err := c.claimUnique(ctx, it.def, env); err != nil {
+		if err := c.prepare(ctx, it.def, env); err != nil {
 			errs[i] = err
 			continue
 		}

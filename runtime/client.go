@@ -11,8 +11,9 @@ import (
 
 // Client enqueues tasks. It is safe for concurrent use.
 type Client struct {
-	tr    Transport
-	store Store
+	tr         Transport
+	store      Store
+	maxPayload int
 }
 
 // ClientOption configures a Client.
@@ -30,9 +31,20 @@ func WithStore(s Store) ClientOption {
 	return clientOptionFunc(func(c *Client) { c.store = s })
 }
 
+// WithMaxPayload sets the size above which a task's encoded arguments are
+// stored in the store and the message carries a reference (claim-check).
+// Default DefaultMaxPayload.
+func WithMaxPayload(n int) ClientOption {
+	return clientOptionFunc(func(c *Client) { c.maxPayload = n })
+}
+
+// DefaultMaxPayload is the payload size above which arguments travel
+// through the store rather than in the message.
+const DefaultMaxPayload = 64 << 10
+
 // NewClient returns a client that publishes through tr.
 func NewClient(tr Transport, opts ...ClientOption) *Client {
-	c := &Client{tr: tr}
+	c := &Client{tr: tr, maxPayload: DefaultMaxPayload}
 	if s, ok := tr.(Store); ok {
 		c.store = s
 	}
@@ -54,7 +66,7 @@ const defaultUniqueWindow = time.Hour
 func (c *Client) EnqueueTask(ctx context.Context, def *TaskDef, payload []byte, opts ...Option) (*Receipt, error) {
 	o := collectOptions(opts)
 	env := newEnvelope(ctx, def, payload, &o, time.Now())
-	if err := c.claimUnique(ctx, def, env); err != nil {
+	if err := c.prepare(ctx, def, env); err != nil {
 		return nil, err
 	}
 	msg := &Message{ID: env.ID, Queue: env.Queue, Priority: env.Priority, ETA: env.ETA, Body: env.Marshal()}
@@ -120,6 +132,40 @@ func newEnvelope(ctx context.Context, def *TaskDef, payload []byte, o *callOptio
 		env.Request = &r
 	}
 	return env
+}
+
+// prepare does the store work an envelope needs before it is published:
+// its unique key, and its payload when it is too big for a message.
+func (c *Client) prepare(ctx context.Context, def *TaskDef, env *Envelope) error {
+	if err := c.claimUnique(ctx, def, env); err != nil {
+		return err
+	}
+	if err := offloadPayload(ctx, c.store, env, c.maxPayload); err != nil {
+		c.releaseUnique(env)
+		return &TaskError{Task: env.Task, ID: env.ID, Queue: env.Queue, Err: err}
+	}
+	return nil
+}
+
+// offloadPayloadTTL is how long an offloaded payload stays in the store
+// when its task never completes (it is deleted when the task succeeds).
+const offloadPayloadTTL = 7 * 24 * time.Hour
+
+// offloadPayload moves env's payload to the store when it is bigger than
+// max (claim-check): the message carries its key instead.
+func offloadPayload(ctx context.Context, store Store, env *Envelope, max int) error {
+	if max <= 0 || len(env.Payload) <= max {
+		return nil
+	}
+	if store == nil {
+		return fmt.Errorf("payload of %d bytes is over the %d-byte message limit, and there is no store to hold it: %w", len(env.Payload), max, ErrNoStore)
+	}
+	key := "payload:" + env.ID
+	if err := store.Put(ctx, key, env.Payload, offloadPayloadTTL); err != nil {
+		return fmt.Errorf("offload payload of %d bytes: %w", len(env.Payload), err)
+	}
+	env.PayloadRef, env.Payload = key, nil
+	return nil
 }
 
 // claimUnique takes the task's unique key in the store, if it has one.

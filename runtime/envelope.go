@@ -35,6 +35,9 @@ type Envelope struct {
 	Request    *Request
 	// Errors are the failures of earlier attempts, oldest first.
 	Errors []AttemptError
+	// PayloadRef, when set, is the store key holding the payload, which
+	// was too big for a message (claim-check); Payload is then empty.
+	PayloadRef string
 }
 
 // AttemptError is one failed attempt.
@@ -81,6 +84,7 @@ const (
 	fNodeID
 	fRequest
 	fError
+	fPayloadRef
 )
 
 // Request and pair sub-fields.
@@ -142,6 +146,7 @@ func (e *Envelope) Marshal() []byte {
 		sub = appendString(sub, fErrText, ae.Error)
 		b = appendField(b, fError, sub)
 	}
+	b = appendString(b, fPayloadRef, e.PayloadRef)
 	return b
 }
 
@@ -253,6 +258,8 @@ func DecodeEnvelope(data []byte) (*Envelope, error) {
 			var ae AttemptError
 			ae, err = decodeAttemptError(s)
 			e.Errors = append(e.Errors, ae)
+		case fPayloadRef:
+			e.PayloadRef = string(s)
 		}
 		return err
 	})

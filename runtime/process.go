@@ -36,6 +36,9 @@ func (w *Worker) process(ctx context.Context, d *Delivery, release func()) {
 		w.deadLetter(d, env, ReasonSchemaMismatch, fmt.Errorf("message schema %s, registered schema %s: the task's signature changed; requeue it once a matching worker runs", env.Fingerprint, reg.def.Fingerprint))
 		return
 	}
+	if env.PayloadRef != "" && !w.loadPayload(d, env) {
+		return
+	}
 
 	// The handler starts without waiting for the active record to be
 	// written: Progress, and the outcome written below, wait for it, so
@@ -89,6 +92,32 @@ func (w *Worker) run(ctx context.Context, env *Envelope, d *Delivery, h Handler,
 	return h(ctx, env.Payload)
 }
 
+// loadPayload fetches an offloaded payload (claim-check) into env. A
+// payload missing from the store dead-letters the task; a store failure
+// hands it back for later. It reports whether the task can run.
+func (w *Worker) loadPayload(d *Delivery, env *Envelope) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+	defer cancel()
+	if w.cfg.Store == nil {
+		w.deadLetter(d, env, ReasonUndecodable, fmt.Errorf("payload %s is in a store, and the worker has none", env.PayloadRef))
+		return false
+	}
+	p, err := w.cfg.Store.Get(ctx, env.PayloadRef)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		w.deadLetter(d, env, ReasonUndecodable, fmt.Errorf("payload %s is missing from the store", env.PayloadRef))
+		return false
+	case err != nil:
+		w.log.Warn("taskgen: loading the offloaded payload failed; retrying later", "task", env.Task, "id", env.ID, "queue", env.Queue, "err", err)
+		if err := w.tr.Nack(ctx, d, NackOptions{Delay: DefaultBackoffMin}); err != nil {
+			w.log.Warn("taskgen: hand back failed; the lease will expire", "task", env.Task, "id", env.ID, "queue", env.Queue, "err", err)
+		}
+		return false
+	}
+	env.Payload = p
+	return true
+}
+
 func (w *Worker) succeed(d *Delivery, env *Envelope, result []byte) {
 	// The unique key is free by the time a waiting handle sees the result,
 	// and the result is stored before the ack: a crash in between runs the
@@ -98,6 +127,13 @@ func (w *Worker) succeed(d *Delivery, env *Envelope, result []byte) {
 		return
 	}
 	w.storeAndAck(d, env, result)
+	if env.PayloadRef != "" {
+		ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+		defer cancel()
+		if err := w.cfg.Store.Delete(ctx, env.PayloadRef); err != nil {
+			w.log.Warn("taskgen: deleting the offloaded payload failed; it expires on its own", "task", env.Task, "id", env.ID, "err", err)
+		}
+	}
 }
 
 // advanceWorkflow finishes a workflow task's node before the task is
@@ -175,6 +211,9 @@ func (w *Worker) fail(d *Delivery, env *Envelope, err error) {
 		delay = ra.delay
 	}
 	env.Attempt++
+	if env.PayloadRef != "" {
+		env.Payload = nil // it stays in the store
+	}
 	env.Errors = append(env.Errors, AttemptError{At: time.Now(), Error: err.Error()})
 	if n := len(env.Errors); n > maxEnvelopeErrors {
 		env.Errors = env.Errors[n-maxEnvelopeErrors:]

@@ -293,6 +293,9 @@ func (f *flow) publish(ctx context.Context, wf string, id int, n *wfNode, input 
 	if req != nil {
 		env.Request = req
 	}
+	if err := offloadPayload(ctx, f.store, env, DefaultMaxPayload); err != nil {
+		return &TaskError{Task: env.Task, ID: env.ID, Queue: env.Queue, Err: err}
+	}
 	msg := &Message{ID: env.ID, Queue: env.Queue, Priority: env.Priority, ETA: env.ETA, Body: env.Marshal()}
 	if err := f.tr.Publish(ctx, msg); err != nil && !errors.Is(err, ErrDuplicateTask) {
 		return &TaskError{Task: env.Task, ID: env.ID, Queue: env.Queue, Err: fmt.Errorf("publish: %w", err)}
