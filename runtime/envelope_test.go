@@ -18,7 +18,7 @@ func fullEnvelope() *Envelope {
 		EnqueuedAt: at, ETA: at.Add(time.Minute), ExpiresAt: at.Add(time.Hour),
 		UniqueKey: "order-1", Headers: map[string]string{"trace": "abc", "b": ""},
 		WorkflowID: "wf1", NodeID: "n3",
-		Request: &Request{Source: "frontend", TenantID: "t1", UserID: "u1", Attrs: map[string]string{"ip": "127.0.0.1"}},
+		Request:    &Request{Source: "frontend", TenantID: "t1", UserID: "u1", Attrs: map[string]string{"ip": "127.0.0.1"}},
 		Errors:     []AttemptError{{At: at, Error: "boom"}, {At: at.Add(time.Second), Error: "again"}},
 		PayloadRef: "payload:01HZX",
 	}

@@ -282,7 +282,7 @@ func (w *Worker) flow() (*flow, error) {
 	if !ok {
 		return nil, ErrNoWorkflowStore
 	}
-	return &flow{tr: w.tr, store: ws, ttl: defaultWorkflowTTL}, nil
+	return &flow{tr: w.tr, store: ws, ttl: defaultWorkflowTTL, claim: w.cfg.Lease / 2}, nil
 }
 
 // putRecord writes the task's state; a store failure is logged, not fatal,

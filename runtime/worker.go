@@ -125,15 +125,8 @@ func (w *Worker) Run(ctx context.Context) error {
 	hbDone := hb.start(hctx)
 
 	slots := make(chan struct{}, w.cfg.Concurrency)
-	var wg, fetchers sync.WaitGroup
-	for range fetchLoops(w.cfg.Concurrency) {
-		fetchers.Add(1)
-		go func() {
-			defer fetchers.Done()
-			w.fetchLoop(ctx, hctx, queues, slots, act, &wg)
-		}()
-	}
-	fetchers.Wait()
+	var wg sync.WaitGroup
+	w.fetchLoop(ctx, hctx, queues, slots, act, &wg)
 
 	err = w.drain(&wg, hcancel)
 	hcancel()
@@ -166,15 +159,6 @@ func (w *Worker) stop() {
 	w.mu.Lock()
 	w.running = false
 	w.mu.Unlock()
-}
-
-// fetchLoops is how many fetch loops fill a worker's slots. With many
-// slots and short handlers the fetch round trip, not the handlers, bounds
-// throughput; a second loop fetches while the first one's round trip is
-// in flight. Each loop fetches only for slots it holds, so the worker
-// never holds more tasks than it has slots.
-func fetchLoops(concurrency int) int {
-	return min(1+concurrency/1000, 4)
 }
 
 // fetchLoop fills free handler slots with deliveries until ctx is done.

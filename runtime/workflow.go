@@ -189,6 +189,9 @@ type flow struct {
 	store WorkflowStore
 	ttl   time.Duration
 	fresh bool // starting a new workflow: none of its tasks can have run
+	// claim is how long a finisher holds the start of the next node;
+	// shorter than the worker's lease.
+	claim time.Duration
 }
 
 // Keys share the workflow's hash tag, so a clustered store keeps a
@@ -196,6 +199,7 @@ type flow struct {
 func nodeKey(wf string, id int) string   { return "wf:{" + wf + "}:n:" + strconv.Itoa(id) }
 func resultKey(wf string, id int) string { return "wf:{" + wf + "}:r:" + strconv.Itoa(id) }
 func joinKey(wf string, id int) string   { return "wf:{" + wf + "}:j:" + strconv.Itoa(id) }
+func startKey(wf string, id int) string  { return "wf:{" + wf + "}:s:" + strconv.Itoa(id) }
 func failedKey(wf string) string         { return "wf:{" + wf + "}:failed" }
 
 // workflowTaskID is the ID of node id's task: derived, so that publishing
@@ -267,6 +271,15 @@ func (f *flow) start(ctx context.Context, wf string, id int, input []byte, req *
 func (f *flow) publish(ctx context.Context, wf string, id int, n *wfNode, input []byte, req *Request) error {
 	taskID := workflowTaskID(wf, id)
 	if !f.fresh {
+		// Two finishers racing (a duplicate delivery next to the first)
+		// meet at the claim; a finisher that comes later, after the task
+		// ran, finds its record. The claim lapses before the lease of a
+		// worker that died holding it, so the redelivered task can start
+		// the node again.
+		claimed, err := f.store.PutNX(ctx, startKey(wf, id), nil, f.claim)
+		if err != nil || !claimed {
+			return err
+		}
 		if _, err := f.store.GetRecord(ctx, taskID); err == nil {
 			return nil
 		} else if !errors.Is(err, ErrNotFound) {
