@@ -6,7 +6,7 @@ import "testing"
 // brokers up, even before any transport test would notice.
 func TestBrokersReachable(t *testing.T) {
 	t.Parallel()
-	if RedisURL(t) == "" || AMQPURL(t) == "" {
+	if RedisURL(t) == "" || RedisClusterURL(t) == "" || AMQPURL(t) == "" {
 		t.Fatal("empty broker URL")
 	}
 }

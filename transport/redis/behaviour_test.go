@@ -1,0 +1,190 @@
+package redis_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/taskgen/taskgen/runtime"
+	"github.com/taskgen/taskgen/transport/redis"
+)
+
+// A consumer blocked on an empty queue sleeps with no timer; a delayed
+// message must still reach it at its ETA, not earlier.
+func TestDelayedWakesBlockedFetch(t *testing.T) {
+	t.Parallel()
+	tr := newTransport(t, newClient(t), redis.Config{})
+	type result struct {
+		d   *runtime.Delivery
+		at  time.Time
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		ds, err := tr.Fetch(ctx, runtime.FetchRequest{Queues: []string{"q"}, Max: 1, Lease: time.Minute})
+		if err != nil {
+			done <- result{err: err}
+			return
+		}
+		done <- result{d: ds[0], at: time.Now()}
+	}()
+	time.Sleep(100 * time.Millisecond) // let Fetch block first
+	eta := time.Now().Add(500 * time.Millisecond)
+	publish(t, tr, &runtime.Message{ID: "later", Queue: "q", Priority: 5, ETA: eta})
+	r := <-done
+	if r.err != nil {
+		t.Fatalf("Fetch: %v", r.err)
+	}
+	if r.d.ID != "later" || r.at.Before(eta) {
+		t.Fatalf("delivered %s at %v, want later at or after its ETA %v", r.d.ID, r.at, eta)
+	}
+}
+
+// Close releases WaitRecord callers as it releases Fetch.
+func TestCloseReleasesWaitRecord(t *testing.T) {
+	t.Parallel()
+	tr := newTransport(t, newClient(t), redis.Config{})
+	done := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_, err := tr.WaitRecord(ctx, "never")
+		done <- err
+	}()
+	time.Sleep(100 * time.Millisecond)
+	if err := tr.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if !errors.Is(err, runtime.ErrClosed) {
+			t.Fatalf("WaitRecord at Close returned %v, want runtime.ErrClosed", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("WaitRecord still blocked 10s after Close")
+	}
+}
+
+// Each queue keeps its newest MaxDeadLetters dead letters.
+func TestMaxDeadLetters(t *testing.T) {
+	t.Parallel()
+	tr := newTransport(t, newClient(t), redis.Config{MaxDeadLetters: 3})
+	for i := range 5 {
+		publish(t, tr, &runtime.Message{ID: fmt.Sprint(i), Queue: "q", Priority: 5})
+		d := fetch(t, tr, "q", 1, time.Minute)[0]
+		if err := tr.DeadLetter(t.Context(), d, runtime.DeadLetter{Reason: runtime.ReasonFailed}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dls, err := tr.DeadLetters(t.Context(), "q", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, dl := range dls {
+		ids = append(ids, dl.ID)
+	}
+	if strings.Join(ids, ",") != "2,3,4" {
+		t.Fatalf("dead letters kept: %v, want the newest three, oldest first: 2,3,4", ids)
+	}
+	expectStats(t, tr, "q", runtime.QueueStats{Dead: 3})
+}
+
+// A dead letter stays in its own queue: on Redis Cluster another queue is
+// another slot, out of the script's reach.
+func TestDeadLetterToAnotherQueue(t *testing.T) {
+	t.Parallel()
+	tr := newTransport(t, newClient(t), redis.Config{})
+	publish(t, tr, &runtime.Message{ID: "a", Queue: "q", Priority: 5})
+	d := fetch(t, tr, "q", 1, time.Minute)[0]
+	err := tr.DeadLetter(t.Context(), d, runtime.DeadLetter{Queue: "elsewhere", Reason: runtime.ReasonFailed})
+	if err == nil || !strings.Contains(err.Error(), "own queue") {
+		t.Fatalf("DeadLetter into another queue: got %v, want an error", err)
+	}
+	if err := tr.Ack(t.Context(), d); err != nil {
+		t.Fatalf("Ack after the refused dead letter: %v", err)
+	}
+}
+
+// PublishBatch reports each message's outcome; the good ones are stored.
+func TestPublishBatchPerMessage(t *testing.T) {
+	t.Parallel()
+	tr := newTransport(t, newClient(t), redis.Config{})
+	publish(t, tr, &runtime.Message{ID: "held", Queue: "q", Priority: 5})
+	msgs := []*runtime.Message{
+		{ID: "a", Queue: "q", Priority: 5},
+		{ID: "held", Queue: "q", Priority: 5}, // the queue holds it
+		{ID: "b", Queue: "q2", Priority: 9},   // another queue, same batch
+		{ID: "a", Queue: "q", Priority: 5},    // twice in the batch
+		{ID: "", Queue: "q", Priority: 5},     // no ID
+		{ID: "c", Queue: "q", Priority: 11},   // no such priority
+		{ID: "d", Queue: "q", ETA: time.Now().Add(time.Hour)},
+	}
+	errs := tr.PublishBatch(t.Context(), msgs)
+	want := []string{"", "already exists", "", "already exists", "no ID", "priority", ""}
+	for i, e := range want {
+		switch {
+		case e == "" && errs[i] != nil:
+			t.Errorf("message %d: %v, want it stored", i, errs[i])
+		case e != "" && (errs[i] == nil || !strings.Contains(errs[i].Error(), e)):
+			t.Errorf("message %d: %v, want an error mentioning %q", i, errs[i], e)
+		}
+	}
+	if !errors.Is(errs[1], runtime.ErrDuplicateTask) {
+		t.Errorf("message 1: %v, want runtime.ErrDuplicateTask", errs[1])
+	}
+	expectStats(t, tr, "q", runtime.QueueStats{Pending: 2, Delayed: 1})
+	expectStats(t, tr, "q2", runtime.QueueStats{Pending: 1})
+}
+
+// Client.EnqueueBatch returns nil only when every item is in Redis, and a
+// *runtime.BatchError naming the items that are not.
+func TestEnqueueBatch(t *testing.T) {
+	t.Parallel()
+	tr := newTransport(t, newClient(t), redis.Config{})
+	c := runtime.NewClient(tr)
+	task := &runtime.Task[runtime.None]{Def: runtime.TaskDef{Name: "t", Queue: "q", Fingerprint: "f"}}
+	raw := func(opts ...runtime.Option) runtime.BatchItem {
+		return runtime.RawBatchItem(&task.Def, []byte("{}"), opts...)
+	}
+	rcs, err := c.EnqueueBatch(t.Context(), []runtime.BatchItem{raw(), raw(runtime.TaskID("x")), raw(runtime.Priority(9))})
+	if err != nil || len(rcs) != 3 || rcs[1].ID != "x" {
+		t.Fatalf("EnqueueBatch = %v, %v; want three receipts, the second with ID x", rcs, err)
+	}
+	rcs, err = c.EnqueueBatch(t.Context(), []runtime.BatchItem{raw(), raw(runtime.TaskID("x"))})
+	var be *runtime.BatchError
+	if !errors.As(err, &be) || be.Errs[0] != nil || !errors.Is(be.Errs[1], runtime.ErrDuplicateTask) || rcs[0] == nil || rcs[1] != nil {
+		t.Fatalf("EnqueueBatch with a duplicate ID = %v, %v; want a BatchError for the second item only", rcs, err)
+	}
+	if !errors.Is(err, runtime.ErrDuplicateTask) {
+		t.Errorf("errors.Is(BatchError, ErrDuplicateTask) = false")
+	}
+	expectStats(t, tr, "q", runtime.QueueStats{Pending: 4})
+	// Priority 9 first.
+	if d := fetch(t, tr, "q", 1, time.Minute)[0]; d.Priority != 9 {
+		t.Errorf("first delivery has priority %d, want 9", d.Priority)
+	}
+}
+
+// Keys live under the prefix, so applications sharing a Redis never meet.
+func TestPrefixesIsolate(t *testing.T) {
+	t.Parallel()
+	client := newClient(t)
+	a := newTransport(t, client, redis.Config{})
+	b := newTransport(t, client, redis.Config{})
+	publish(t, a, &runtime.Message{ID: "x", Queue: "q", Priority: 5})
+	publish(t, b, &runtime.Message{ID: "x", Queue: "q", Priority: 5}) // no duplicate: another app
+	if err := a.Put(t.Context(), "k", []byte("a"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Get(t.Context(), "k"); !errors.Is(err, runtime.ErrNotFound) {
+		t.Fatalf("Get of the other prefix's key: %v, want runtime.ErrNotFound", err)
+	}
+	expectStats(t, a, "q", runtime.QueueStats{Pending: 1})
+	expectStats(t, b, "q", runtime.QueueStats{Pending: 1})
+}

@@ -1,0 +1,259 @@
+package redis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/taskgen/taskgen/runtime"
+)
+
+// fetchScript leases up to ARGV[1] messages from its queues, in the order
+// given and by priority within each. For each queue it first moves the
+// delayed messages that are due and the lapsed leases back to ready, so
+// the consumers themselves recover the tasks of dead workers: one script
+// run moves an ID once, however many consumers race. Each delivery gets a
+// new token from the queue's counter, which fences older deliveries of
+// the same message. A lease that becomes the queue's earliest is announced
+// on the queue's channel, so that sleeping consumers set their timers by it.
+//
+//	KEYS[6i-5..6i] queue i: delayed, leased, seq, msgs, deliv, tokens
+//	ARGV[1] most deliveries, ARGV[2] lease (µs), ARGV[3] lease notice
+//	ARGV[2+2i], ARGV[3+2i] queue i: ready list prefix, notify channel
+//	returns {head, then five per delivery: queue index (1-based), id,
+//	deliveries, token, priority digit and body}; when something was
+//	delivered, head is 1 if a lease notice was published, else 0; when
+//	nothing was, head is the earliest ETA or lease deadline (µs) of the
+//	queues, 0 for none
+var fetchScript = goredis.NewScript(luaLib + `
+local max = tonumber(ARGV[1])
+local now = now_us()
+local deadline = now + tonumber(ARGV[2])
+local out = {0}
+local n = 0
+local nq = #KEYS / 6
+for i = 1, nq do
+  local k = 6 * (i - 1)
+  local delayed, leased, seq = KEYS[k + 1], KEYS[k + 2], KEYS[k + 3]
+  local msgs, deliv, tokens = KEYS[k + 4], KEYS[k + 5], KEYS[k + 6]
+  local ready, channel = ARGV[2 + 2 * i], ARGV[3 + 2 * i]
+  due(delayed, ready, msgs, tokens, now, false)
+  due(leased, ready, msgs, tokens, now, true)
+  local ids = {}
+  for p = 9, 0, -1 do
+    if n + #ids >= max then break end
+    local got = redis.call('LPOP', ready .. p, max - n - #ids)
+    if got then
+      for _, id in ipairs(got) do ids[#ids + 1] = id end
+    end
+  end
+  if #ids > 0 then
+    local first = first_score(leased)
+    if first == nil or first > deadline then
+      redis.call('PUBLISH', channel, ARGV[3])
+      out[1] = 1
+    end
+    local vals = redis.call('HMGET', msgs, unpack(ids))
+    local ds = redis.call('HMGET', deliv, unpack(ids))
+    local token = redis.call('INCRBY', seq, #ids) - #ids
+    local dset, tset, lset = {}, {}, {}
+    for j, id in ipairs(ids) do
+      if vals[j] then
+        token = token + 1
+        local d = (tonumber(ds[j]) or 0) + 1
+        dset[#dset + 1] = id
+        dset[#dset + 1] = d
+        tset[#tset + 1] = id
+        tset[#tset + 1] = token
+        lset[#lset + 1] = deadline
+        lset[#lset + 1] = id
+        n = n + 1
+        out[#out + 1] = i
+        out[#out + 1] = id
+        out[#out + 1] = d
+        out[#out + 1] = token
+        out[#out + 1] = vals[j]
+      end
+    end
+    if #lset > 0 then
+      redis.call('HSET', deliv, unpack(dset))
+      redis.call('HSET', tokens, unpack(tset))
+      redis.call('ZADD', leased, unpack(lset))
+    end
+    if n >= max then break end
+  end
+end
+if n == 0 then
+  local next = nil
+  for i = 1, nq do
+    for _, z in ipairs({KEYS[6 * i - 5], KEYS[6 * i - 4]}) do
+      local s = first_score(z)
+      if s ~= nil and (next == nil or s < next) then next = s end
+    end
+  end
+  if next ~= nil then out[1] = next end
+end
+return out
+`)
+
+// maxFetch bounds the deliveries of one Fetch, so that one script run
+// stays short.
+const maxFetch = 1000
+
+// minWait keeps a consumer whose timer fired a hair before the server's
+// clock reached the deadline from spinning.
+const minWait = time.Millisecond
+
+// Fetch blocks until a message is deliverable in req.Queues, or ctx is
+// done, and returns up to req.Max deliveries, each leased for req.Lease
+// (Config.Lease when zero). Queues are served in the order given, messages
+// by priority then publish order within a queue.
+//
+// It never polls: an empty fetch sleeps on the queues' Pub/Sub channel,
+// with a timer set to the earliest ETA or lease deadline of its queues.
+// On Redis Cluster each queue is a script run of its own, in order;
+// otherwise one run serves them all.
+func (t *Transport) Fetch(ctx context.Context, req runtime.FetchRequest) ([]*runtime.Delivery, error) {
+	if len(req.Queues) == 0 {
+		return nil, errors.New("taskgen: redis: fetch: no queues given")
+	}
+	if t.closed.Load() {
+		return nil, runtime.ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	limit := min(max(req.Max, 1), maxFetch)
+	ttl := req.Lease
+	if ttl <= 0 {
+		ttl = t.lease
+	}
+	qs := make([]queueKeys, len(req.Queues))
+	channels := make([]string, len(req.Queues))
+	for i, name := range req.Queues {
+		qs[i] = t.queue(name)
+		channels[i] = qs[i].notify
+	}
+	if err := t.notes.watch(ctx, channels, true); err != nil {
+		return nil, err
+	}
+	var gens []uint64
+	for {
+		if t.closed.Load() {
+			return nil, runtime.ErrClosed
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		gens = t.notes.gens(channels, gens)
+		ds, next, err := t.fetchOnce(ctx, qs, limit, ttl)
+		if err != nil || len(ds) > 0 {
+			return ds, err
+		}
+		var timeout time.Duration
+		if next > 0 {
+			timeout = max(time.Until(time.UnixMicro(next)), minWait)
+		}
+		// Lost notices cannot strand a consumer for longer than a lease.
+		if timeout == 0 || timeout > ttl {
+			timeout = ttl
+		}
+		if err := t.notes.wait(ctx, channels, gens, timeout); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// fetchOnce runs fetchScript over qs, one queue at a time on Redis Cluster.
+func (t *Transport) fetchOnce(ctx context.Context, qs []queueKeys, limit int, ttl time.Duration) ([]*runtime.Delivery, int64, error) {
+	group := len(qs)
+	if t.cluster {
+		group = 1
+	}
+	var (
+		out  []*runtime.Delivery
+		next int64
+	)
+	for start := 0; start < len(qs) && len(out) < limit; start += group {
+		part := qs[start:min(start+group, len(qs))]
+		keys := make([]string, 0, 6*len(part))
+		args := make([]any, 0, 3+2*len(part))
+		args = append(args, limit-len(out), micros(ttl), "lease:"+t.origin)
+		for _, q := range part {
+			keys = append(keys, q.delayed, q.leased, q.seq, q.msgs, q.deliv, q.tokens)
+			args = append(args, q.ready, q.notify)
+		}
+		res, err := fetchScript.Run(ctx, t.client, keys, args...).Slice()
+		var (
+			head int64
+			ds   []*runtime.Delivery
+		)
+		if err == nil {
+			head, ds, err = t.deliveries(res, part)
+		} else {
+			err = wrap("fetch", part[0].name, err)
+		}
+		if err != nil {
+			if len(out) > 0 {
+				// Hand over what is leased; the error comes back on
+				// the next fetch.
+				return out, 0, nil
+			}
+			return nil, 0, err
+		}
+		switch {
+		case len(ds) > 0 && head == 1:
+			// A new earliest lease: the other consumers of this
+			// transport set their timers by it, and skip the notice
+			// as this transport's own.
+			for _, q := range part {
+				t.notes.kick(q.notify)
+			}
+		case len(ds) == 0 && head > 0 && (next == 0 || head < next):
+			next = head
+		}
+		out = append(out, ds...)
+	}
+	if len(out) > 0 {
+		next = 0
+	}
+	return out, next, nil
+}
+
+// deliveries decodes fetchScript's reply.
+func (t *Transport) deliveries(res []any, qs []queueKeys) (int64, []*runtime.Delivery, error) {
+	bad := func() error {
+		return fmt.Errorf("taskgen: redis: fetch on queue %q: malformed script reply", qs[0].name)
+	}
+	if len(res) == 0 || (len(res)-1)%5 != 0 {
+		return 0, nil, bad()
+	}
+	head, _ := res[0].(int64)
+	ds := make([]*runtime.Delivery, 0, (len(res)-1)/5)
+	for i := 1; i < len(res); i += 5 {
+		qi, ok1 := res[i].(int64)
+		id, ok2 := res[i+1].(string)
+		n, ok3 := res[i+2].(int64)
+		token, ok4 := res[i+3].(int64)
+		val, ok5 := res[i+4].(string)
+		if !ok1 || !ok2 || !ok3 || !ok4 || !ok5 || qi < 1 || int(qi) > len(qs) || len(val) == 0 {
+			return 0, nil, bad()
+		}
+		d := &runtime.Delivery{
+			Message: runtime.Message{
+				ID:       id,
+				Queue:    qs[qi-1].name,
+				Priority: int(val[0] - '0'),
+				Body:     []byte(val[1:]),
+			},
+			Deliveries: int(n),
+			Lease:      &lease{t: t, token: strconv.FormatInt(token, 10)},
+		}
+		ds = append(ds, d)
+	}
+	return head, ds, nil
+}

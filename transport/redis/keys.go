@@ -1,0 +1,83 @@
+package redis
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"strings"
+)
+
+// keyspace builds every key and channel name the transport uses, under one
+// prefix. A queue's keys share the hash tag {queue}, so that every script
+// touches one Redis Cluster slot; docs/PROTOCOL.md lists them.
+type keyspace struct {
+	prefix string
+}
+
+// queueKeys are the keys of one queue.
+//
+// A settling script names its queue with settleKeys, in this order.
+type queueKeys struct {
+	name string
+	// ready is the prefix of the ready lists: ready+"9" holds the IDs of
+	// priority 9 that are deliverable, oldest first.
+	ready string
+	// delayed holds IDs by ETA (µs); leased holds IDs by lease deadline (µs).
+	delayed, leased string
+	// seq is the queue's counter: ready order, lease tokens, dead order.
+	seq string
+	// msgs, deliv and tokens hash the held messages' IDs to their
+	// priority and body, their deliveries so far, and their lease tokens.
+	msgs, deliv, tokens string
+	// dead holds dead-lettered IDs, oldest first; deadTask+id is a dead
+	// letter's hash.
+	dead, deadTask string
+	// notify is the channel that wakes the queue's blocked consumers.
+	notify string
+}
+
+func (k keyspace) queue(name string) queueKeys {
+	base := k.prefix + ":{" + hashTag(name) + "}:"
+	return queueKeys{
+		name:     name,
+		ready:    base + "ready:",
+		delayed:  base + "delayed",
+		leased:   base + "leased",
+		seq:      base + "seq",
+		msgs:     base + "msgs",
+		deliv:    base + "deliv",
+		tokens:   base + "tokens",
+		dead:     base + "dead",
+		deadTask: base + "d:",
+		notify:   base + "notify",
+	}
+}
+
+// record is the key of task id's record, and progress the key of its
+// progress; both share the hash tag {id}.
+func (k keyspace) record(id string) string { return k.prefix + ":rec:{" + hashTag(id) + "}" }
+
+func (k keyspace) progress(id string) string { return k.prefix + ":rec:{" + hashTag(id) + "}:progress" }
+
+// recordChannel is where a record's turn to a terminal state is published.
+func (k keyspace) recordChannel(id string) string { return k.prefix + ":rec:" + id + ":done" }
+
+// kv is the key of a store key.
+func (k keyspace) kv(key string) string { return k.prefix + ":kv:" + key }
+
+// hashTag returns the text between the braces of a queue's (or record's)
+// keys. A name that holds a brace would end the tag early or leave it
+// empty (so that the keys spread over several slots); such names are
+// hashed.
+func hashTag(name string) string {
+	if name != "" && !strings.ContainsAny(name, "{}") {
+		return name
+	}
+	sum := sha256.Sum256([]byte(name))
+	return "~" + hex.EncodeToString(sum[:16])
+}
+
+// settleKeys are the keys every settling script takes first, in the order
+// the scripts read them: KEYS[1..5].
+func (q queueKeys) settleKeys(more ...string) []string {
+	return append([]string{q.leased, q.seq, q.msgs, q.deliv, q.tokens}, more...)
+}

@@ -1,0 +1,186 @@
+package redis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/taskgen/taskgen/runtime"
+)
+
+// publishScript adds messages to one queue: ready at once, or delayed until
+// their ETA. It publishes a notice when a ready list was empty (blocked
+// consumers sleep only on empty queues) or a delayed message became the
+// earliest (consumers sleep until the earliest ETA).
+//
+//	KEYS[1] delayed, KEYS[2] msgs
+//	ARGV[1] notify channel, ARGV[2] ready list prefix
+//	ARGV[3..] three per message: id, ETA (µs; 0 is now), the priority
+//	digit followed by the body
+//	returns one integer per message: 1 stored, 0 the queue holds the ID
+var publishScript = goredis.NewScript(luaLib + `
+local delayed, msgs = KEYS[1], KEYS[2]
+local ids = {}
+for i = 3, #ARGV, 3 do ids[#ids + 1] = ARGV[i] end
+local held = redis.call('HMGET', msgs, unpack(ids))
+local now = nil
+local set, ready_ids, ready_vals, later, seen, res = {}, {}, {}, {}, {}, {}
+for j, id in ipairs(ids) do
+  local a = 3 * j
+  if held[j] or seen[id] then
+    res[j] = 0
+  else
+    seen[id] = true
+    res[j] = 1
+    local val = ARGV[a + 2]
+    set[#set + 1] = id
+    set[#set + 1] = val
+    local eta = tonumber(ARGV[a + 1])
+    if eta > 0 and now == nil then now = now_us() end
+    if eta > 0 and eta > now then
+      later[#later + 1] = eta
+      later[#later + 1] = id
+    else
+      ready_ids[#ready_ids + 1] = id
+      ready_vals[#ready_vals + 1] = val
+    end
+  end
+end
+local notify = false
+if #set > 0 then redis.call('HSET', msgs, unpack(set)) end
+if #later > 0 then
+  local first = first_score(delayed)
+  for j = 1, #later, 2 do
+    if first == nil or later[j] < first then notify = true end
+  end
+  redis.call('ZADD', delayed, unpack(later))
+end
+if #ready_ids > 0 and make_ready(ready_ids, ready_vals, ARGV[2]) then notify = true end
+if notify then redis.call('PUBLISH', ARGV[1], 'ready') end
+return res
+`)
+
+// publishChunk bounds the messages of one script run of PublishBatch.
+const publishChunk = 256
+
+// Publish stores msg in its queue and returns once Redis holds it: ready
+// at once, or delayed until msg.ETA. Publishing an ID the queue holds
+// (pending, delayed or active) returns runtime.ErrDuplicateTask. Concurrent
+// publishes share round trips.
+func (t *Transport) Publish(ctx context.Context, msg *runtime.Message) error {
+	if err := checkMessage(msg); err != nil {
+		return err
+	}
+	if t.closed.Load() {
+		return runtime.ErrClosed
+	}
+	q := t.queue(msg.Queue)
+	c := &call{
+		script: publishScript,
+		keys:   []string{q.delayed, q.msgs},
+		head:   []any{q.notify, q.ready},
+		args:   messageArgs(nil, msg),
+		items:  1,
+		phase:  phaseQueue,
+	}
+	if err := t.batch.do(ctx, c); err != nil {
+		return wrap("publish", msg.Queue, err)
+	}
+	return publishOutcome(msg, c.reply[0])
+}
+
+// PublishBatch publishes msgs in one pipeline, one script run per queue
+// and chunk of messages, and returns each message's outcome, as Publish
+// would. It implements runtime.BatchPublisher.
+func (t *Transport) PublishBatch(ctx context.Context, msgs []*runtime.Message) []error {
+	errs := make([]error, len(msgs))
+	if t.closed.Load() {
+		for i := range errs {
+			errs[i] = runtime.ErrClosed
+		}
+		return errs
+	}
+	type chunk struct {
+		q   queueKeys
+		idx []int
+		cmd *goredis.Cmd
+	}
+	var chunks []*chunk
+	open := make(map[string]*chunk)
+	for i, m := range msgs {
+		if errs[i] = checkMessage(m); errs[i] != nil {
+			continue
+		}
+		c := open[m.Queue]
+		if c == nil || len(c.idx) == publishChunk {
+			c = &chunk{q: t.queue(m.Queue)}
+			open[m.Queue] = c
+			chunks = append(chunks, c)
+		}
+		c.idx = append(c.idx, i)
+	}
+	if len(chunks) == 0 {
+		return errs
+	}
+	pipe := t.client.Pipeline()
+	argsOf := func(c *chunk) []any {
+		args := make([]any, 0, 2+3*len(c.idx))
+		args = append(args, c.q.notify, c.q.ready)
+		for _, i := range c.idx {
+			args = messageArgs(args, msgs[i])
+		}
+		return args
+	}
+	for _, c := range chunks {
+		c.cmd = pipe.EvalSha(ctx, publishScript.Hash(), []string{c.q.delayed, c.q.msgs}, argsOf(c)...)
+	}
+	_, _ = pipe.Exec(ctx)
+	for _, c := range chunks {
+		if isNoScript(c.cmd.Err()) {
+			c.cmd = publishScript.Eval(ctx, t.client, []string{c.q.delayed, c.q.msgs}, argsOf(c)...)
+		}
+		res, err := c.cmd.Slice()
+		if err == nil && len(res) != len(c.idx) {
+			err = fmt.Errorf("script returned %d results for %d messages", len(res), len(c.idx))
+		}
+		for j, i := range c.idx {
+			if err != nil {
+				errs[i] = wrap("publish", msgs[i].Queue, err)
+				continue
+			}
+			errs[i] = publishOutcome(msgs[i], res[j])
+		}
+	}
+	return errs
+}
+
+func checkMessage(msg *runtime.Message) error {
+	switch {
+	case msg == nil:
+		return errors.New("taskgen: redis: publish: nil message")
+	case msg.Queue == "":
+		return fmt.Errorf("taskgen: redis: publish task %q: message has no queue", msg.ID)
+	case msg.ID == "":
+		return fmt.Errorf("taskgen: redis: publish to queue %q: message has no ID", msg.Queue)
+	case msg.Priority < 0 || msg.Priority > runtime.MaxPriority:
+		return fmt.Errorf("taskgen: redis: publish task %q: priority %d is outside 0..%d", msg.ID, msg.Priority, runtime.MaxPriority)
+	}
+	return nil
+}
+
+// messageArgs appends msg's three publishScript arguments to args.
+func messageArgs(args []any, msg *runtime.Message) []any {
+	val := make([]byte, 1+len(msg.Body))
+	val[0] = '0' + byte(msg.Priority)
+	copy(val[1:], msg.Body)
+	return append(args, msg.ID, unixMicros(msg.ETA), val)
+}
+
+func publishOutcome(msg *runtime.Message, res any) error {
+	if n, ok := res.(int64); ok && n == 1 {
+		return nil
+	}
+	return fmt.Errorf("%w: %q (publishing to queue %q)", runtime.ErrDuplicateTask, msg.ID, msg.Queue)
+}

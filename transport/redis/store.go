@@ -1,0 +1,315 @@
+package redis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/taskgen/taskgen/runtime"
+)
+
+// Record writes go through the batcher, so the records of concurrent
+// handlers share round trips.
+
+// putRecordScript writes a record that brings its own progress (taken only
+// when there is no record yet), or is terminal, and gives the progress the
+// record's expiry. Other records (the worker's active and retry writes) are
+// a plain SET with the expiry. On Redis Cluster a terminal write is this
+// script so that its notice follows the write on the same node: a pipeline
+// there may run a PUBLISH, which has no key, on another node before the
+// SET; on one server it is plain SET, PEXPIRE and PUBLISH in a pipeline.
+//
+//	KEYS[1] record, KEYS[2] progress
+//	ARGV[1] channel, ARGV[2] ttl (ms; 0 keeps the current expiry),
+//	ARGV[3] "1" when the state is terminal, ARGV[4] the encoded record,
+//	ARGV[5] progress, ARGV[6] progress meta, ARGV[7] at (Unix ns)
+//	returns 1
+var putRecordScript = goredis.NewScript(`
+local ttl = tonumber(ARGV[2])
+if (ARGV[5] ~= '' or ARGV[6] ~= '') and redis.call('EXISTS', KEYS[1]) == 0 then
+  redis.call('HSET', KEYS[2], 'progress', ARGV[5], 'meta', ARGV[6], 'at', ARGV[7])
+end
+if ttl > 0 then
+  redis.call('SET', KEYS[1], ARGV[4], 'PX', ttl)
+  redis.call('PEXPIRE', KEYS[2], ttl)
+else
+  redis.call('SET', KEYS[1], ARGV[4], 'KEEPTTL')
+end
+if ARGV[3] == '1' then redis.call('PUBLISH', ARGV[1], 'done') end
+return 1
+`)
+
+// PutRecord writes r's state, result and error, keeping the progress of a
+// record already stored, and wakes WaitRecord callers when r is terminal.
+// A zero UpdatedAt is now. A ttl above zero sets the record's expiry; zero
+// keeps the current one.
+func (t *Transport) PutRecord(ctx context.Context, r *runtime.Record, ttl time.Duration) error {
+	if r == nil || r.ID == "" {
+		return errors.New("taskgen: redis: put record: no task ID")
+	}
+	if t.closed.Load() {
+		return runtime.ErrClosed
+	}
+	if err := t.batch.do(ctx, t.recordCall(r, ttl)); err != nil {
+		return fmt.Errorf("taskgen: redis: put record of task %q: %w", r.ID, err)
+	}
+	return nil
+}
+
+// recordCall is the batcher call that writes r.
+func (t *Transport) recordCall(r *runtime.Record, ttl time.Duration) *call {
+	at := r.UpdatedAt
+	if at.IsZero() {
+		at = time.Now()
+	}
+	key, progress, channel := t.keys.record(r.ID), t.keys.progress(r.ID), t.keys.recordChannel(r.ID)
+	val := encodeRecord(r, at)
+	// On one server a pipeline runs in order, so a terminal write can be
+	// plain commands: SET, then PEXPIRE of the progress, then PUBLISH.
+	if r.State.Terminal() && r.Progress == "" && len(r.ProgressMeta) == 0 && !t.cluster && ttl > 0 {
+		return &call{build: func(p goredis.Pipeliner) []goredis.Cmder {
+			ctx := context.Background()
+			return []goredis.Cmder{p.Set(ctx, key, val, ttl), p.PExpire(ctx, progress, ttl), p.Publish(ctx, channel, "done")}
+		}}
+	}
+	if r.State.Terminal() || r.Progress != "" || len(r.ProgressMeta) > 0 {
+		terminal := "0"
+		if r.State.Terminal() {
+			terminal = "1"
+		}
+		return &call{
+			script: putRecordScript,
+			keys:   []string{key, progress},
+			args:   []any{channel, millis(ttl), terminal, val, r.Progress, nonNil(r.ProgressMeta), at.UnixNano()},
+		}
+	}
+	// The progress keeps the expiry SetProgress gave it; the terminal
+	// write above extends it to the record's.
+	return &call{build: func(p goredis.Pipeliner) []goredis.Cmder {
+		ttl := ttl
+		if ttl <= 0 {
+			ttl = goredis.KeepTTL
+		}
+		return []goredis.Cmder{p.Set(context.Background(), key, val, ttl)}
+	}}
+}
+
+// setProgressScript records progress, creating a pending record if needed.
+//
+//	KEYS[1] record, KEYS[2] progress
+//	ARGV[1] progress, ARGV[2] meta, ARGV[3] at (Unix ns), ARGV[4] ttl (ms),
+//	ARGV[5] the encoded pending record
+//	returns 1
+var setProgressScript = goredis.NewScript(`
+local ttl = tonumber(ARGV[4])
+if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('SET', KEYS[1], ARGV[5]) end
+redis.call('HSET', KEYS[2], 'progress', ARGV[1], 'meta', ARGV[2], 'at', ARGV[3])
+if ttl > 0 then
+  redis.call('PEXPIRE', KEYS[1], ttl)
+  redis.call('PEXPIRE', KEYS[2], ttl)
+end
+return 1
+`)
+
+// SetProgress records a task's progress, creating a pending record when
+// there is none; ttl as for PutRecord.
+func (t *Transport) SetProgress(ctx context.Context, id, state string, meta []byte, ttl time.Duration) error {
+	if id == "" {
+		return errors.New("taskgen: redis: set progress: no task ID")
+	}
+	if t.closed.Load() {
+		return runtime.ErrClosed
+	}
+	now := time.Now()
+	pending := encodeRecord(&runtime.Record{ID: id, State: runtime.StatePending}, now)
+	c := &call{
+		script: setProgressScript,
+		keys:   []string{t.keys.record(id), t.keys.progress(id)},
+		args:   []any{state, nonNil(meta), now.UnixNano(), millis(ttl), pending},
+	}
+	if err := t.batch.do(ctx, c); err != nil {
+		return fmt.Errorf("taskgen: redis: set progress of task %q: %w", id, err)
+	}
+	return nil
+}
+
+// GetRecord returns task id's record, or runtime.ErrNotFound.
+func (t *Transport) GetRecord(ctx context.Context, id string) (*runtime.Record, error) {
+	if t.closed.Load() {
+		return nil, runtime.ErrClosed
+	}
+	key, progress := t.keys.record(id), t.keys.progress(id)
+	var (
+		rec  *goredis.StringCmd
+		prog *goredis.MapStringStringCmd
+	)
+	c := &call{build: func(p goredis.Pipeliner) []goredis.Cmder {
+		rec, prog = p.Get(ctx, key), p.HGetAll(ctx, progress)
+		return []goredis.Cmder{rec, prog}
+	}}
+	if err := t.batch.do(ctx, c); err != nil {
+		return nil, fmt.Errorf("taskgen: redis: get record of task %q: %w", id, err)
+	}
+	if errors.Is(rec.Err(), goredis.Nil) {
+		return nil, fmt.Errorf("%w: record of task %q", runtime.ErrNotFound, id)
+	}
+	r := &runtime.Record{ID: id}
+	b, _ := rec.Bytes()
+	if err := decodeRecord(b, r); err != nil {
+		return nil, fmt.Errorf("taskgen: redis: get record of task %q: %w", id, err)
+	}
+	m := prog.Val()
+	r.Progress = m["progress"]
+	if v := m["meta"]; v != "" {
+		r.ProgressMeta = []byte(v)
+	}
+	if ns, err := strconv.ParseInt(m["at"], 10, 64); err == nil && ns > r.UpdatedAt.UnixNano() {
+		r.UpdatedAt = time.Unix(0, ns)
+	}
+	return r, nil
+}
+
+// WaitRecord blocks until task id's record is terminal, or ctx is done. It
+// subscribes to the record's channel, then reads the record, and reads it
+// again only when PutRecord publishes a terminal state: no polling.
+func (t *Transport) WaitRecord(ctx context.Context, id string) (*runtime.Record, error) {
+	if r, err := t.GetRecord(ctx, id); err == nil && r.State.Terminal() {
+		return r, nil
+	} else if err != nil && !errors.Is(err, runtime.ErrNotFound) {
+		return nil, err
+	}
+	channels := []string{t.keys.recordChannel(id)}
+	if err := t.notes.watch(ctx, channels, false); err != nil {
+		return nil, err
+	}
+	defer t.notes.unwatch(channels)
+	var gens []uint64
+	for {
+		gens = t.notes.gens(channels, gens)
+		r, err := t.GetRecord(ctx, id)
+		switch {
+		case err == nil && r.State.Terminal():
+			return r, nil
+		case err != nil && !errors.Is(err, runtime.ErrNotFound):
+			return nil, err
+		}
+		if err := t.notes.wait(ctx, channels, gens, 0); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// Put stores value under key for ttl (zero: no expiry).
+func (t *Transport) Put(ctx context.Context, key string, value []byte, ttl time.Duration) error {
+	if t.closed.Load() {
+		return runtime.ErrClosed
+	}
+	k := t.keys.kv(key)
+	c := &call{build: func(p goredis.Pipeliner) []goredis.Cmder {
+		return []goredis.Cmder{p.Set(ctx, k, nonNil(value), ttl)}
+	}}
+	if err := t.batch.do(ctx, c); err != nil {
+		return fmt.Errorf("taskgen: redis: put key %q: %w", key, err)
+	}
+	return nil
+}
+
+// PutNX stores value under key only if key is absent, and reports whether
+// it did.
+func (t *Transport) PutNX(ctx context.Context, key string, value []byte, ttl time.Duration) (bool, error) {
+	if t.closed.Load() {
+		return false, runtime.ErrClosed
+	}
+	k := t.keys.kv(key)
+	var cmd *goredis.BoolCmd
+	c := &call{build: func(p goredis.Pipeliner) []goredis.Cmder {
+		cmd = p.SetNX(ctx, k, nonNil(value), ttl)
+		return []goredis.Cmder{cmd}
+	}}
+	if err := t.batch.do(ctx, c); err != nil {
+		return false, fmt.Errorf("taskgen: redis: put key %q if absent: %w", key, err)
+	}
+	return cmd.Val(), nil
+}
+
+// Get returns the value under key, or runtime.ErrNotFound.
+func (t *Transport) Get(ctx context.Context, key string) ([]byte, error) {
+	if t.closed.Load() {
+		return nil, runtime.ErrClosed
+	}
+	k := t.keys.kv(key)
+	var cmd *goredis.StringCmd
+	c := &call{build: func(p goredis.Pipeliner) []goredis.Cmder {
+		cmd = p.Get(ctx, k)
+		return []goredis.Cmder{cmd}
+	}}
+	if err := t.batch.do(ctx, c); err != nil {
+		return nil, fmt.Errorf("taskgen: redis: get key %q: %w", key, err)
+	}
+	if errors.Is(cmd.Err(), goredis.Nil) {
+		return nil, fmt.Errorf("%w: key %q", runtime.ErrNotFound, key)
+	}
+	return []byte(cmd.Val()), nil
+}
+
+// Delete removes key; a missing key is not an error.
+func (t *Transport) Delete(ctx context.Context, key string) error {
+	if t.closed.Load() {
+		return runtime.ErrClosed
+	}
+	k := t.keys.kv(key)
+	c := &call{build: func(p goredis.Pipeliner) []goredis.Cmder {
+		return []goredis.Cmder{p.Del(ctx, k)}
+	}}
+	if err := t.batch.do(ctx, c); err != nil {
+		return fmt.Errorf("taskgen: redis: delete key %q: %w", key, err)
+	}
+	return nil
+}
+
+// incrScript adds to a counter and sets its expiry in one step.
+//
+//	KEYS[1] key
+//	ARGV[1] delta, ARGV[2] ttl (ms; 0 keeps the current expiry)
+//	returns the new value
+var incrScript = goredis.NewScript(`
+local n = redis.call('INCRBY', KEYS[1], ARGV[1])
+local ttl = tonumber(ARGV[2])
+if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl) end
+return n
+`)
+
+// Incr adds delta to the integer under key (absent is 0), sets its expiry
+// when ttl > 0, and returns the new value. A value that is not a decimal
+// integer is an error.
+func (t *Transport) Incr(ctx context.Context, key string, delta int64, ttl time.Duration) (int64, error) {
+	if t.closed.Load() {
+		return 0, runtime.ErrClosed
+	}
+	c := &call{script: incrScript, keys: []string{t.keys.kv(key)}, args: []any{delta, millis(ttl)}}
+	if err := t.batch.do(ctx, c); err != nil {
+		return 0, fmt.Errorf("taskgen: redis: incr key %q: %w", key, err)
+	}
+	n, _ := c.val.(int64)
+	return n, nil
+}
+
+// millis converts a ttl to whole milliseconds, rounding up, so that a
+// positive ttl never becomes "no expiry".
+func millis(d time.Duration) int64 {
+	if d <= 0 {
+		return 0
+	}
+	return int64((d + time.Millisecond - 1) / time.Millisecond)
+}
+
+func nonNil(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
+}
