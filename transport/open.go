@@ -8,14 +8,19 @@ import (
 
 	"github.com/taskgen/taskgen/runtime"
 	"github.com/taskgen/taskgen/transport/memory"
+	"github.com/taskgen/taskgen/transport/redis"
 )
 
 // supported lists the schemes Open knows, for error messages.
-const supported = "mem://, redis://, rediss://, amqp://, amqps://"
+const supported = "mem://, redis://, rediss://, redis+cluster://, rediss+cluster://, amqp://, amqps://"
 
 // Open returns a transport for the broker that rawURL names. The scheme
-// picks the broker: mem, redis, rediss, amqp or amqps. The caller closes
-// the transport. Errors show the URL with its password redacted.
+// picks the broker: mem, redis, rediss, redis+cluster, rediss+cluster, amqp
+// or amqps. The caller closes the transport. Errors show the URL with its
+// password redacted.
+//
+// A Redis URL may carry the transport's options, such as
+// redis://127.0.0.1:6379/0?prefix=myapp&lease=30s; see redis.Open.
 func Open(ctx context.Context, rawURL string) (runtime.Transport, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
@@ -29,10 +34,14 @@ func Open(ctx context.Context, rawURL string) (runtime.Transport, error) {
 	switch u.Scheme {
 	case "mem":
 		return openMemory(u)
-	case "redis", "rediss":
-		return nil, notYet(u, "Redis")
+	case "redis", "rediss", "redis+cluster", "rediss+cluster":
+		tr, err := redis.Open(ctx, rawURL)
+		if err != nil {
+			return nil, err // it names the URL, redacted
+		}
+		return tr, nil
 	case "amqp", "amqps":
-		return nil, notYet(u, "RabbitMQ (AMQP)")
+		return openAMQP(ctx, u)
 	case "":
 		return nil, fmt.Errorf("taskgen: open transport %q: the URL has no scheme; use one of %s", u.Redacted(), supported)
 	default:
@@ -47,10 +56,4 @@ func openMemory(u *url.URL) (runtime.Transport, error) {
 		return nil, fmt.Errorf("taskgen: open transport %q: mem:// takes no host, path or options; use \"mem://\"", u.Redacted())
 	}
 	return memory.New(), nil
-}
-
-// notYet reports a scheme whose transport is planned but not in this
-// version.
-func notYet(u *url.URL, broker string) error {
-	return fmt.Errorf("taskgen: open transport %q: the %s transport (%s://) is not available in this version of taskgen yet; use mem:// for now", u.Redacted(), broker, u.Scheme)
 }

@@ -1,0 +1,116 @@
+package amqp_test
+
+import (
+	"context"
+	"crypto/rand"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	amqp091 "github.com/rabbitmq/amqp091-go"
+	"go.uber.org/goleak"
+
+	"github.com/taskgen/taskgen/internal/testenv"
+	"github.com/taskgen/taskgen/runtime"
+	"github.com/taskgen/taskgen/transport/amqp"
+	"github.com/taskgen/taskgen/transport/memory"
+	"github.com/taskgen/taskgen/transport/transporttest"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m, goleak.Cleanup(func(code int) {
+		if binDir != "" {
+			os.RemoveAll(binDir)
+		}
+		os.Exit(code)
+	}))
+}
+
+// quiet discards the transport's logs; tests that break connections on
+// purpose would otherwise fill the output.
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// uniquePrefix isolates a test's broker objects from every other test's,
+// and from those of earlier runs.
+func uniquePrefix() string {
+	return "tgtest." + strings.ToLower(rand.Text()[:8]) + "."
+}
+
+// newTransport returns a transport on the test broker configured by cfg,
+// under a prefix of its own. When the test ends it is closed and every
+// queue and exchange it declared is deleted.
+func newTransport(t testing.TB, cfg amqp.Config) *amqp.Transport {
+	t.Helper()
+	url := testenv.AMQPURL(t)
+	if cfg.URL == "" {
+		cfg.URL = url
+	}
+	if cfg.Prefix == "" {
+		cfg.Prefix = uniquePrefix()
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = quiet
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	tr, err := amqp.New(ctx, cfg)
+	if err != nil {
+		t.Fatalf("amqp.New: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := tr.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+		deleteObjects(t, url, tr)
+	})
+	return tr
+}
+
+// deleteObjects deletes what tr declared, on a connection of its own.
+func deleteObjects(t testing.TB, url string, tr *amqp.Transport) {
+	queues, exchanges := tr.BrokerNames()
+	if len(queues) == 0 {
+		return
+	}
+	conn, err := amqp091.Dial(url)
+	if err != nil {
+		t.Logf("cleanup: %v", err)
+		return
+	}
+	defer conn.Close()
+	var ch *amqp091.Channel
+	open := func() bool {
+		if ch != nil && !ch.IsClosed() {
+			return true
+		}
+		ch, err = conn.Channel()
+		return err == nil
+	}
+	for _, q := range queues {
+		if open() {
+			_, _ = ch.QueueDelete(q, false, false, false)
+		}
+	}
+	for _, x := range exchanges {
+		if open() {
+			_ = ch.ExchangeDelete(x, false, false)
+		}
+	}
+}
+
+func TestConformance(t *testing.T) {
+	t.Parallel()
+	for _, qt := range []amqp.QueueType{amqp.Quorum, amqp.Classic} {
+		t.Run(string(qt), func(t *testing.T) {
+			t.Parallel()
+			transporttest.Run(t, func(t *testing.T) runtime.Transport {
+				// The store guards task IDs, as a Redis store would
+				// across processes.
+				return newTransport(t, amqp.Config{QueueType: qt, Store: memory.New(), CloseStore: true})
+			})
+		})
+	}
+}

@@ -1,0 +1,382 @@
+package amqp_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	amqp091 "github.com/rabbitmq/amqp091-go"
+
+	"github.com/taskgen/taskgen/internal/testenv"
+	"github.com/taskgen/taskgen/runtime"
+	"github.com/taskgen/taskgen/transport/amqp"
+	"github.com/taskgen/taskgen/transport/memory"
+)
+
+// eventually bounds what must happen: generous, for shared machines and
+// the race detector.
+const eventually = 20 * time.Second
+
+var queueTypes = []amqp.QueueType{amqp.Quorum, amqp.Classic}
+
+func fetchOne(t *testing.T, tr runtime.Transport, lease time.Duration, queues ...string) *runtime.Delivery {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), eventually)
+	defer cancel()
+	ds, err := tr.Fetch(ctx, runtime.FetchRequest{Queues: queues, Max: 1, Lease: lease})
+	if err != nil {
+		t.Fatalf("Fetch(%v): %v", queues, err)
+	}
+	return ds[0]
+}
+
+func publish(t *testing.T, tr runtime.Transport, msg *runtime.Message) {
+	t.Helper()
+	if err := tr.Publish(t.Context(), msg); err != nil {
+		t.Fatalf("Publish %s: %v", msg.ID, err)
+	}
+}
+
+// A message whose queue was deleted behind the transport's back is
+// returned by the broker: Publish fails with ErrUnroutable rather than
+// report a success. The next publish declares the queue again.
+func TestUnroutablePublishFails(t *testing.T) {
+	t.Parallel()
+	for _, qt := range queueTypes {
+		t.Run(string(qt), func(t *testing.T) {
+			t.Parallel()
+			prefix := uniquePrefix()
+			tr := newTransport(t, amqp.Config{QueueType: qt, Prefix: prefix})
+			publish(t, tr, &runtime.Message{ID: "first", Queue: "q", Priority: 5})
+
+			conn, err := amqp091.Dial(testenv.AMQPURL(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			ch, err := conn.Channel()
+			if err != nil {
+				t.Fatal(err)
+			}
+			work := prefix + "q"
+			if qt == amqp.Quorum {
+				work += ".p5"
+			}
+			if _, err := ch.QueueDelete(work, false, false, false); err != nil {
+				t.Fatal(err)
+			}
+
+			err = tr.Publish(t.Context(), &runtime.Message{ID: "lost", Queue: "q", Priority: 5})
+			if !errors.Is(err, amqp.ErrUnroutable) {
+				t.Fatalf("Publish to a deleted queue: got %v, want amqp.ErrUnroutable", err)
+			}
+			publish(t, tr, &runtime.Message{ID: "again", Queue: "q", Priority: 5})
+			if d := fetchOne(t, tr, time.Minute, "q"); d.ID != "again" {
+				t.Fatalf("delivered %s, want again", d.ID)
+			}
+		})
+	}
+}
+
+// Delays go through the tier ladder and, for the last stretch, are held by
+// the consumer: none is ever delivered before its ETA.
+func TestDelayNeverEarly(t *testing.T) {
+	t.Parallel()
+	for _, qt := range queueTypes {
+		t.Run(string(qt), func(t *testing.T) {
+			t.Parallel()
+			tr := newTransport(t, amqp.Config{QueueType: qt})
+			delays := []time.Duration{
+				0, 10 * time.Millisecond, 49 * time.Millisecond, 50 * time.Millisecond, 120 * time.Millisecond,
+				251 * time.Millisecond, 700 * time.Millisecond, 1300 * time.Millisecond, 2600 * time.Millisecond,
+			}
+			etas := make(map[string]time.Time)
+			for i, d := range delays {
+				msg := &runtime.Message{ID: fmt.Sprint("m", i), Queue: "q", Priority: i % 10, ETA: time.Now().Add(d), Body: []byte("x")}
+				if d == 0 {
+					msg.ETA = time.Time{}
+				}
+				etas[msg.ID] = msg.ETA
+				publish(t, tr, msg)
+			}
+			var late []time.Duration
+			for range delays {
+				d := fetchOne(t, tr, time.Minute, "q")
+				at := time.Now()
+				eta := etas[d.ID]
+				if at.Before(eta) {
+					t.Fatalf("%s delivered %v before its ETA", d.ID, eta.Sub(at))
+				}
+				if !eta.IsZero() {
+					late = append(late, at.Sub(eta))
+				}
+				if err := tr.Ack(t.Context(), d); err != nil {
+					t.Fatal(err)
+				}
+			}
+			slices.Sort(late)
+			t.Logf("lateness of %d delayed messages: min %v, median %v, max %v", len(late), late[0], late[len(late)/2], late[len(late)-1])
+		})
+	}
+}
+
+// A message whose lease lapses again and again, as when its handler
+// crashes the worker every time, is dead-lettered by the transport once it
+// has been abandoned DeliveryLimit times, and its failure is recorded.
+func TestDeliveryLimit(t *testing.T) {
+	t.Parallel()
+	for _, qt := range queueTypes {
+		t.Run(string(qt), func(t *testing.T) {
+			t.Parallel()
+			store := memory.New()
+			defer store.Close()
+			const limit = 3
+			tr := newTransport(t, amqp.Config{QueueType: qt, DeliveryLimit: limit, Store: store})
+			body := (&runtime.Envelope{ID: "poison", Task: "tasks.Crash", Queue: "q"}).Marshal()
+			publish(t, tr, &runtime.Message{ID: "poison", Queue: "q", Priority: 5, Body: body})
+			for want := 1; want <= limit; want++ {
+				d := fetchOne(t, tr, 200*time.Millisecond, "q")
+				if d.Deliveries != want {
+					t.Fatalf("delivery %d has Deliveries %d", want, d.Deliveries)
+				}
+				// and abandon it
+			}
+			var dls []runtime.DeadLetter
+			deadline := time.Now().Add(eventually)
+			for len(dls) == 0 {
+				if time.Now().After(deadline) {
+					t.Fatalf("not dead-lettered within %v", eventually)
+				}
+				time.Sleep(50 * time.Millisecond)
+				var err error
+				if dls, err = tr.DeadLetters(t.Context(), "q", 0); err != nil {
+					t.Fatal(err)
+				}
+			}
+			dl := dls[0]
+			if dl.ID != "poison" || dl.Reason != runtime.ReasonDeliveryLimit || dl.Task != "tasks.Crash" || string(dl.Body) != string(body) {
+				t.Fatalf("dead letter %+v, want poison, delivery_limit, tasks.Crash, its body", dl)
+			}
+			rec, err := store.GetRecord(t.Context(), "poison")
+			if err != nil || rec.State != runtime.StateFailed || !strings.Contains(rec.Error, "delivery_limit") {
+				t.Fatalf("record %+v, %v; want failed with delivery_limit", rec, err)
+			}
+			ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+			defer cancel()
+			if ds, err := tr.Fetch(ctx, runtime.FetchRequest{Queues: []string{"q"}, Max: 1}); len(ds) > 0 || !errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("Fetch after the dead letter = %d deliveries, %v", len(ds), err)
+			}
+		})
+	}
+}
+
+// echo is the task the worker tests run.
+type echoArgs struct {
+	N int `json:"n"`
+}
+
+func (a *echoArgs) MarshalTask() ([]byte, error)    { return json.Marshal(a) }
+func (a *echoArgs) UnmarshalTask(data []byte) error { return json.Unmarshal(data, a) }
+
+func echoTask(queue string, retries int) *runtime.Task[runtime.None] {
+	return &runtime.Task[runtime.None]{
+		Def: runtime.TaskDef{
+			Name: "amqptest.Echo", Queue: queue, Priority: runtime.DefaultPriority, Retries: retries,
+			BackoffMin: time.Millisecond, BackoffMax: 10 * time.Millisecond, Fingerprint: "echo-v1",
+		},
+		MarshalResult: runtime.MarshalNone, UnmarshalResult: runtime.UnmarshalNone,
+	}
+}
+
+// runWorker runs w until the test ends.
+func runWorker(t *testing.T, w *runtime.Worker) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("worker Run: %v", err)
+		}
+	})
+}
+
+// A poison task, whose handler always panics, is retried and then
+// dead-lettered with its reason; the others keep flowing, and the
+// handle of the poison task returns its failure.
+func TestPoisonTaskDeadLettered(t *testing.T) {
+	t.Parallel()
+	store := memory.New()
+	defer store.Close()
+	tr := newTransport(t, amqp.Config{Store: store}).WithStore()
+	const retries = 2
+	task := echoTask("jobs", retries)
+	var mu sync.Mutex
+	runs := make(map[int]int)
+	w := runtime.NewWorker(tr, runtime.WorkerConfig{Queues: []string{"jobs"}, Concurrency: 4, Logger: quiet})
+	err := runtime.Register(w, task, func(_ context.Context, a *echoArgs) (runtime.None, error) {
+		mu.Lock()
+		runs[a.N]++
+		mu.Unlock()
+		if a.N == 0 {
+			panic("poison")
+		}
+		return runtime.None{}, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := runtime.NewClient(tr)
+	var handles []*runtime.Handle[runtime.None]
+	for n := range 5 {
+		h, err := runtime.Enqueue(t.Context(), c, task, &echoArgs{N: n})
+		if err != nil {
+			t.Fatal(err)
+		}
+		handles = append(handles, h)
+	}
+	runWorker(t, w)
+	for n, h := range handles {
+		ctx, cancel := context.WithTimeout(t.Context(), eventually)
+		_, err := h.Get(ctx)
+		cancel()
+		switch {
+		case n == 0 && (err == nil || !strings.Contains(err.Error(), "panicked")):
+			t.Fatalf("poison task: Get = %v, want its panic", err)
+		case n > 0 && err != nil:
+			t.Fatalf("task %d: %v", n, err)
+		}
+	}
+	dls, err := tr.DeadLetters(t.Context(), "jobs", 0)
+	if err != nil || len(dls) != 1 {
+		t.Fatalf("DeadLetters = %+v, %v; want the poison task", dls, err)
+	}
+	if dls[0].Reason != runtime.ReasonPanicked || dls[0].Attempts != retries+1 || !strings.Contains(dls[0].Error, "poison") {
+		t.Fatalf("dead letter %+v, want reason panicked after %d attempts", dls[0], retries+1)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if runs[0] != retries+1 {
+		t.Fatalf("poison handler ran %d times, want %d", runs[0], retries+1)
+	}
+}
+
+// Without a store, waiting for a result is a clear error, not a hang.
+func TestNoStoreIsAnError(t *testing.T) {
+	t.Parallel()
+	tr := newTransport(t, amqp.Config{})
+	if _, ok := tr.WithStore().(runtime.Store); ok {
+		t.Fatalf("a transport without a store presents itself as a store")
+	}
+	c := runtime.NewClient(tr)
+	h, err := runtime.Enqueue(t.Context(), c, echoTask("q", 0), &echoArgs{N: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), eventually)
+	defer cancel()
+	if _, err := h.Get(ctx); !errors.Is(err, runtime.ErrNoStore) {
+		t.Fatalf("Get without a store: %v, want runtime.ErrNoStore", err)
+	}
+}
+
+// With a prefetch smaller than what a Fetch asks for, the consumer runs
+// out of credit; Fetch then takes the rest with basic.get, in priority
+// order, rather than wait for acks.
+func TestFetchBeyondPrefetch(t *testing.T) {
+	t.Parallel()
+	for _, qt := range queueTypes {
+		t.Run(string(qt), func(t *testing.T) {
+			t.Parallel()
+			tr := newTransport(t, amqp.Config{QueueType: qt, Prefetch: 2})
+			for i := range 8 {
+				publish(t, tr, &runtime.Message{ID: fmt.Sprint("m", i), Queue: "q", Priority: i})
+			}
+			var got []int
+			for len(got) < 8 {
+				ctx, cancel := context.WithTimeout(t.Context(), eventually)
+				ds, err := tr.Fetch(ctx, runtime.FetchRequest{Queues: []string{"q"}, Max: 8, Lease: time.Minute})
+				cancel()
+				if err != nil {
+					t.Fatalf("Fetch after %d: %v", len(got), err)
+				}
+				for _, d := range ds {
+					got = append(got, d.Priority)
+				}
+			}
+			if !slices.IsSortedFunc(got, func(a, b int) int { return b - a }) {
+				t.Fatalf("priorities delivered in order %v, want highest first", got)
+			}
+			if s, err := tr.Stats(t.Context(), "q"); err != nil || s.Active != 8 || s.Pending != 0 {
+				t.Fatalf("Stats = %+v, %v; want 8 active", s, err)
+			}
+		})
+	}
+}
+
+// The batch publisher keeps the order of a batch and reports each
+// message's outcome.
+func TestPublishBatch(t *testing.T) {
+	t.Parallel()
+	tr := newTransport(t, amqp.Config{QueueType: amqp.Classic, ConfirmWindow: 8, Store: memory.New(), CloseStore: true})
+	var msgs []*runtime.Message
+	for i := range 40 {
+		msgs = append(msgs, &runtime.Message{ID: fmt.Sprint("m", i), Queue: "q", Priority: 5})
+	}
+	msgs = append(msgs, &runtime.Message{ID: "m3", Queue: "q", Priority: 5}) // a duplicate
+	errs := tr.PublishBatch(t.Context(), msgs)
+	for i, err := range errs[:40] {
+		if err != nil {
+			t.Fatalf("message %d: %v", i, err)
+		}
+	}
+	if !errors.Is(errs[40], runtime.ErrDuplicateTask) {
+		t.Fatalf("duplicate in the batch: %v, want runtime.ErrDuplicateTask", errs[40])
+	}
+	for i := range 40 {
+		d := fetchOne(t, tr, time.Minute, "q")
+		if want := fmt.Sprint("m", i); d.ID != want {
+			t.Fatalf("delivery %d is %s, want %s", i, d.ID, want)
+		}
+	}
+}
+
+// Requeueing a dead letter publishes it again and removes it; purging
+// removes the rest.
+func TestInspector(t *testing.T) {
+	t.Parallel()
+	tr := newTransport(t, amqp.Config{})
+	for i := range 3 {
+		publish(t, tr, &runtime.Message{ID: fmt.Sprint("m", i), Queue: "q", Priority: 7, Body: []byte{byte(i)}})
+		d := fetchOne(t, tr, time.Minute, "q")
+		if err := tr.DeadLetter(t.Context(), d, runtime.DeadLetter{Reason: runtime.ReasonFailed, Error: "boom"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tr.RequeueDeadLetter(t.Context(), "q", "nope"); !errors.Is(err, runtime.ErrNotFound) {
+		t.Fatalf("RequeueDeadLetter of a missing letter: %v, want runtime.ErrNotFound", err)
+	}
+	if err := tr.RequeueDeadLetter(t.Context(), "q", "m1"); err != nil {
+		t.Fatalf("RequeueDeadLetter: %v", err)
+	}
+	d := fetchOne(t, tr, time.Minute, "q")
+	if d.ID != "m1" || d.Priority != 7 || d.Deliveries != 1 || string(d.Body) != "\x01" {
+		t.Fatalf("requeued delivery %+v", d)
+	}
+	dls, err := tr.DeadLetters(t.Context(), "q", 0)
+	if err != nil || len(dls) != 2 || dls[0].ID != "m0" || dls[1].ID != "m2" {
+		t.Fatalf("DeadLetters after requeue = %+v, %v; want m0 and m2 in order", dls, err)
+	}
+	if n, err := tr.PurgeDeadLetters(t.Context(), "q"); n != 2 || err != nil {
+		t.Fatalf("PurgeDeadLetters = %d, %v; want 2", n, err)
+	}
+	if s, err := tr.Stats(t.Context(), "q"); err != nil || s.Dead != 0 || s.Active != 1 {
+		t.Fatalf("Stats = %+v, %v", s, err)
+	}
+}

@@ -1,0 +1,149 @@
+package amqp
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/taskgen/taskgen/runtime"
+)
+
+// Publish sends msg and returns nil only once the broker has confirmed it
+// (publisher confirms) and routed it to a queue: an unroutable message is
+// an error wrapping ErrUnroutable, a negative confirm ErrNacked, and a
+// connection lost before the confirm ErrUnconfirmed. The first publish to a
+// queue declares its objects. A message with a future ETA goes to the delay
+// queues. With a Config.Store, publishing an ID the transport holds returns
+// runtime.ErrDuplicateTask. While the broker blocks publishers (a resource
+// alarm), Publish waits until it unblocks or ctx is done.
+func (t *Transport) Publish(ctx context.Context, msg *runtime.Message) error {
+	if err := t.prepare(ctx, msg); err != nil {
+		return err
+	}
+	m := newMessage(msg)
+	err := t.send(ctx, nil, &m)
+	return t.published(msg, err)
+}
+
+// PublishBatch publishes msgs on one channel in order, with all their
+// confirms outstanding at once (within the confirm window), and returns one
+// error per message.
+func (t *Transport) PublishBatch(ctx context.Context, msgs []*runtime.Message) []error {
+	errs := make([]error, len(msgs))
+	sent := make([]*inflight, len(msgs))
+	var pin *pubChan
+	oldest := 0 // first index whose confirm was not awaited yet
+	for i, msg := range msgs {
+		if errs[i] = t.prepare(ctx, msg); errs[i] != nil {
+			continue
+		}
+		// Keep half the window free for other publishers: wait for the
+		// oldest confirms of this batch first.
+		for ; i-oldest >= t.cfg.ConfirmWindow/2; oldest++ {
+			if sent[oldest] != nil {
+				errs[oldest] = t.published(msgs[oldest], t.pubr.wait(ctx, sent[oldest]))
+			}
+		}
+		m := newMessage(msg)
+		f, err := t.sendVia(ctx, pin, &m)
+		if err != nil {
+			errs[i] = t.published(msg, err)
+			continue
+		}
+		sent[i], pin = f, f.pc
+	}
+	for ; oldest < len(msgs); oldest++ {
+		if sent[oldest] != nil {
+			errs[oldest] = t.published(msgs[oldest], t.pubr.wait(ctx, sent[oldest]))
+		}
+	}
+	return errs
+}
+
+func newMessage(msg *runtime.Message) message {
+	return message{id: msg.ID, queue: msg.Queue, priority: msg.Priority, eta: msg.ETA, body: bytes.Clone(msg.Body)}
+}
+
+// prepare checks msg, declares its queue on first use and claims its ID.
+func (t *Transport) prepare(ctx context.Context, msg *runtime.Message) error {
+	if err := checkMessage(msg); err != nil {
+		return err
+	}
+	if err := t.checkQueueName(msg.Queue); err != nil {
+		return err
+	}
+	if t.closed.Load() {
+		return runtime.ErrClosed
+	}
+	if err := t.topo.ensure(ctx, msg.Queue); err != nil {
+		return err
+	}
+	if s := t.cfg.Store; s != nil {
+		ok, err := s.PutNX(ctx, guardKey(msg.ID), []byte(msg.Queue), t.guardTTL(msg.ETA))
+		if err != nil {
+			return fmt.Errorf("taskgen: amqp: publish task %q to queue %q: claim its ID in the store: %w", msg.ID, msg.Queue, err)
+		}
+		if !ok {
+			return fmt.Errorf("%w: %q (publishing to queue %q)", runtime.ErrDuplicateTask, msg.ID, msg.Queue)
+		}
+	}
+	return nil
+}
+
+// published finishes a publish: it frees the claimed ID of a message the
+// broker surely does not hold, and names the task in the error.
+func (t *Transport) published(msg *runtime.Message, err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, ErrUnroutable) {
+		// The queue went away behind the transport's back: declare it
+		// again on the next publish.
+		t.topo.forget(msg.Queue)
+	}
+	if !errors.Is(err, ErrUnconfirmed) {
+		t.releaseID(msg.ID)
+	}
+	if errors.Is(err, runtime.ErrClosed) {
+		return err
+	}
+	return fmt.Errorf("taskgen: amqp: publish task %q to queue %q: %w", msg.ID, msg.Queue, err)
+}
+
+// send publishes m to its work queue, or through the delay queues when its
+// ETA is at least the shortest tier away, and waits for the confirm.
+func (t *Transport) send(ctx context.Context, pin *pubChan, m *message) error {
+	f, err := t.sendVia(ctx, pin, m)
+	if err != nil {
+		return err
+	}
+	return t.pubr.wait(ctx, f)
+}
+
+func (t *Transport) sendVia(ctx context.Context, pin *pubChan, m *message) (*inflight, error) {
+	l := t.layout(m.queue)
+	exchange, key := "", l.band(m.priority)
+	if !m.eta.IsZero() {
+		if d, ok := t.tierFor(time.Until(m.eta)); ok {
+			exchange = l.tier(d)
+		}
+	}
+	return t.pubr.send(ctx, pin, exchange, key, m.publishing())
+}
+
+// tierFor returns the longest delay tier that does not exceed remaining.
+func (t *Transport) tierFor(remaining time.Duration) (time.Duration, bool) {
+	tiers := t.cfg.DelayTiers
+	i := sort.Search(len(tiers), func(i int) bool { return tiers[i] > remaining })
+	if i == 0 {
+		return 0, false
+	}
+	return tiers[i-1], true
+}
+
+// holdWindow is how far from its ETA a consumer holds a message itself,
+// unacknowledged, rather than send it through another delay tier.
+func (t *Transport) holdWindow() time.Duration { return t.cfg.DelayTiers[0] }
