@@ -16,6 +16,7 @@ demo: ## Run the example end to end on the in-memory transport (no server needed
 
 test: services ## Start Redis and RabbitMQ if needed, then run every test with -race
 	$(GO) vet ./...
+	cd bench && $(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 20m ./...
 
 test-short: ## Run the tests that need no broker
@@ -40,3 +41,5 @@ services: ## Install Redis and RabbitMQ from Debian's packages if missing; start
 
 fuzz: ## Run each fuzz target for a while
 	$(GO) test -run=^$$ -fuzz=FuzzDecodeEnvelope -fuzztime=60s ./runtime
+	$(GO) test -run=^$$ -fuzz=FuzzReader -fuzztime=60s ./runtime/codec
+	$(GO) test -run=^$$ -fuzz=FuzzRoundTrip -fuzztime=60s ./cmd/taskgen/internal/roundtrip
