@@ -2,74 +2,35 @@ package main
 
 import (
 	"fmt"
-	"strings"
+	"os"
 	"time"
+
+	"github.com/taskgen/taskgen/bench/internal/report"
 )
 
-type row struct {
-	name, taskgen, asynq, ratio, goal string
-}
+// row is one line of the comparison with asynq.
+type row []string
 
 func rateRow(name string, t, a, goal float64) row {
 	r := t / a
-	return row{name, perSecond(t), perSecond(a), fmt.Sprintf("%.2f×", r), fmt.Sprintf("≥ %g× %s", goal, mark(r >= goal))}
+	return row{name, report.PerSecond(t), report.PerSecond(a), fmt.Sprintf("%.2f×", r), fmt.Sprintf("≥ %g× %s", goal, report.Mark(r >= goal))}
 }
 
 func latencyRow(name string, t, a time.Duration, goal string) row {
-	r := row{name, ms(t), ms(a), fmt.Sprintf("%.0f× lower", float64(a)/float64(t)), goal}
+	r := row{name, report.Ms(t), report.Ms(a), fmt.Sprintf("%.0f× lower", float64(a)/float64(t)), goal}
 	if goal != "" {
-		r.goal += " " + mark(t <= 2*time.Millisecond)
+		r[4] += " " + report.Mark(t <= 2*time.Millisecond)
 	}
 	return r
 }
 
-func mark(ok bool) string {
-	if ok {
-		return "(met)"
-	}
-	return "(NOT met)"
-}
-
-func perSecond(v float64) string { return fmt.Sprintf("%s/s", thousands(int64(v))) }
-
-func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond)) }
-
-func thousands(n int64) string {
-	s := fmt.Sprint(n)
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	return b.String()
-}
+func thousands(n int64) string { return report.Thousands(n) }
 
 // printTable prints rows as a Markdown table.
 func printTable(rows []row) {
-	all := append([]row{{"benchmark", "taskgen", "asynq", "ratio", "goal"}}, rows...)
-	w := make([]int, 5)
-	cols := func(r row) []string { return []string{r.name, r.taskgen, r.asynq, r.ratio, r.goal} }
-	for _, r := range all {
-		for i, c := range cols(r) {
-			w[i] = max(w[i], len([]rune(c)))
-		}
+	rs := make([][]string, len(rows))
+	for i, r := range rows {
+		rs[i] = r
 	}
-	line := func(cs []string) {
-		fmt.Print("|")
-		for i, c := range cs {
-			fmt.Printf(" %s%s |", c, strings.Repeat(" ", w[i]-len([]rune(c))))
-		}
-		fmt.Println()
-	}
-	line(cols(all[0]))
-	seps := make([]string, 5)
-	for i := range seps {
-		seps[i] = strings.Repeat("-", w[i])
-	}
-	line(seps)
-	for _, r := range all[1:] {
-		line(cols(r))
-	}
+	report.Table(os.Stdout, []string{"benchmark", "taskgen", "asynq", "ratio", "goal"}, rs)
 }
