@@ -91,8 +91,6 @@ func (b *bundle) start(t *testing.T) (stop func() error) {
 	return stop
 }
 
-func (b *bundle) quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
-
 func (b *bundle) enqueue(t *testing.T, task *runtime.Task[int], a, c int, opts ...runtime.Option) *runtime.Handle[int] {
 	t.Helper()
 	h, err := runtime.Enqueue(t.Context(), b.c, task, &addArgs{A: a, B: c}, opts...)

@@ -17,6 +17,7 @@ import (
 	"github.com/taskgen/taskgen/runtime"
 	"github.com/taskgen/taskgen/transport/amqp"
 	"github.com/taskgen/taskgen/transport/memory"
+	"github.com/taskgen/taskgen/transport/redis"
 	"github.com/taskgen/taskgen/transport/transporttest"
 )
 
@@ -99,6 +100,18 @@ func deleteObjects(t testing.TB, url string, tr *amqp.Transport) {
 			_ = ch.ExchangeDelete(x, false, false)
 		}
 	}
+}
+
+// The workflow semantics on RabbitMQ, with their state in a Redis store.
+func TestWorkflows(t *testing.T) {
+	t.Parallel()
+	transporttest.RunWorkflows(t, func(t *testing.T) runtime.Transport {
+		store, err := redis.Open(t.Context(), testenv.RedisURL(t)+"?prefix="+uniquePrefix())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return newTransport(t, amqp.Config{Store: store, CloseStore: true}).WithStore()
+	})
 }
 
 func TestConformance(t *testing.T) {

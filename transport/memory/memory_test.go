@@ -18,4 +18,5 @@ func TestConformance(t *testing.T) {
 	t.Parallel()
 	transporttest.Run(t, func(t *testing.T) runtime.Transport { return memory.New() })
 	transporttest.RunStore(t, func(t *testing.T) runtime.Store { return memory.New() })
+	transporttest.RunWorkflows(t, func(t *testing.T) runtime.Transport { return memory.New() })
 }
