@@ -389,20 +389,40 @@ func testWorkflowDuplicateHeader(t *testing.T, factory func(t *testing.T) runtim
 }
 
 func testWorkflowLarge(t *testing.T, factory func(t *testing.T) runtime.Transport) {
+	runLargeChord(t, factory, 1000, eventually)
+}
+
+// RunLargeWorkflow runs a chord of n header tasks and a body on the
+// transports factory returns, and checks the body's result and that it ran
+// once. It is apart from RunWorkflows because large n take a while.
+func RunLargeWorkflow(t *testing.T, factory func(t *testing.T) runtime.Transport, n int) {
+	t.Helper()
+	t.Run(fmt.Sprintf("workflow/Chord%d", n), func(t *testing.T) {
+		t.Parallel()
+		runLargeChord(t, factory, n, 2*time.Minute)
+	})
+}
+
+func runLargeChord(t *testing.T, factory func(t *testing.T) runtime.Transport, n int, timeout time.Duration) {
 	b := setupFlow(t, factory)
-	const n = 1000
 	header := make([]runtime.Sig[int], n)
 	want := 0
 	for i := range header {
-		header[i] = b.addSig(i, 1)
-		want += i + 1
+		header[i] = b.addSig(i+10, 1) // i+10: no sleep in the handler
+		want += i + 11
 	}
-	got, err := submit(t, b, runtime.Chord(header, b.sumStep())).Get(waitCtx(t))
+	ctx, cancel := context.WithTimeout(t.Context(), timeout)
+	defer cancel()
+	h, err := runtime.Submit(ctx, b.c, runtime.Chord(header, b.sumStep()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := h.Get(ctx)
 	if err != nil || got != want {
 		t.Fatalf("Get = %d, %v; want %d", got, err, want)
 	}
-	if b.ran("sum") != 1 {
-		t.Fatalf("body ran %d times", b.ran("sum"))
+	if b.ran("sum") != 1 || b.ran("add") != n {
+		t.Fatalf("body ran %d times (want 1), header tasks %d times (want %d)", b.ran("sum"), b.ran("add"), n)
 	}
 }
 
