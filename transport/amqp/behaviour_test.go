@@ -163,7 +163,10 @@ func TestDeliveryLimit(t *testing.T) {
 			if dl.ID != "poison" || dl.Reason != runtime.ReasonDeliveryLimit || dl.Task != "tasks.Crash" || string(dl.Body) != string(body) {
 				t.Fatalf("dead letter %+v, want poison, delivery_limit, tasks.Crash, its body", dl)
 			}
-			rec, err := store.GetRecord(t.Context(), "poison")
+			// The failure is recorded just after the dead letter is published.
+			wctx, wcancel := context.WithTimeout(t.Context(), eventually)
+			defer wcancel()
+			rec, err := store.WaitRecord(wctx, "poison")
 			if err != nil || rec.State != runtime.StateFailed || !strings.Contains(rec.Error, "delivery_limit") {
 				t.Fatalf("record %+v, %v; want failed with delivery_limit", rec, err)
 			}
