@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -19,6 +20,22 @@ type Message struct {
 	ETA time.Time
 	// Body is the encoded envelope.
 	Body []byte
+}
+
+// Check reports what makes m unroutable: no message, no queue, no ID, or a
+// priority outside 0..MaxPriority. Every transport checks it in Publish.
+func (m *Message) Check() error {
+	switch {
+	case m == nil:
+		return errors.New("nil message")
+	case m.Queue == "":
+		return fmt.Errorf("task %q: message has no queue", m.ID)
+	case m.ID == "":
+		return fmt.Errorf("to queue %q: message has no ID", m.Queue)
+	case m.Priority < 0 || m.Priority > MaxPriority:
+		return fmt.Errorf("task %q: priority %d is outside 0..%d", m.ID, m.Priority, MaxPriority)
+	}
+	return nil
 }
 
 // Delivery is a message handed to a consumer under a lease.

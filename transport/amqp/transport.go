@@ -335,15 +335,8 @@ func (a *adminChannel) count(ctx context.Context, names []string) ([]int, error)
 
 // checkMessage rejects a message no transport could route.
 func checkMessage(msg *runtime.Message) error {
-	switch {
-	case msg == nil:
-		return errors.New("taskgen: amqp: publish: nil message")
-	case msg.Queue == "":
-		return fmt.Errorf("taskgen: amqp: publish task %q: message has no queue", msg.ID)
-	case msg.ID == "":
-		return fmt.Errorf("taskgen: amqp: publish to queue %q: message has no ID", msg.Queue)
-	case msg.Priority < 0 || msg.Priority > runtime.MaxPriority:
-		return fmt.Errorf("taskgen: amqp: publish task %q: priority %d is outside 0..%d", msg.ID, msg.Priority, runtime.MaxPriority)
+	if err := msg.Check(); err != nil {
+		return fmt.Errorf("taskgen: amqp: publish %w", err)
 	}
 	return nil
 }

@@ -16,15 +16,8 @@ import (
 // transport still holds (pending, delayed or active) returns
 // runtime.ErrDuplicateTask.
 func (t *Transport) Publish(_ context.Context, msg *runtime.Message) error {
-	switch {
-	case msg == nil:
-		return errors.New("taskgen: memory: publish: nil message")
-	case msg.Queue == "":
-		return fmt.Errorf("taskgen: memory: publish task %q: message has no queue", msg.ID)
-	case msg.ID == "":
-		return fmt.Errorf("taskgen: memory: publish to queue %q: message has no ID", msg.Queue)
-	case msg.Priority < 0 || msg.Priority > runtime.MaxPriority:
-		return fmt.Errorf("taskgen: memory: publish task %q: priority %d is outside 0..%d", msg.ID, msg.Priority, runtime.MaxPriority)
+	if err := msg.Check(); err != nil {
+		return fmt.Errorf("taskgen: memory: publish %w", err)
 	}
 	e := &entry{msg: *msg, idx: -1}
 	e.msg.Body = bytes.Clone(msg.Body)

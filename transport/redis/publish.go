@@ -2,7 +2,6 @@ package redis
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -157,15 +156,8 @@ func (t *Transport) PublishBatch(ctx context.Context, msgs []*runtime.Message) [
 }
 
 func checkMessage(msg *runtime.Message) error {
-	switch {
-	case msg == nil:
-		return errors.New("taskgen: redis: publish: nil message")
-	case msg.Queue == "":
-		return fmt.Errorf("taskgen: redis: publish task %q: message has no queue", msg.ID)
-	case msg.ID == "":
-		return fmt.Errorf("taskgen: redis: publish to queue %q: message has no ID", msg.Queue)
-	case msg.Priority < 0 || msg.Priority > runtime.MaxPriority:
-		return fmt.Errorf("taskgen: redis: publish task %q: priority %d is outside 0..%d", msg.ID, msg.Priority, runtime.MaxPriority)
+	if err := msg.Check(); err != nil {
+		return fmt.Errorf("taskgen: redis: publish %w", err)
 	}
 	return nil
 }
