@@ -218,3 +218,9 @@ func (r *Report) Table() string {
 	}
 	return b.String()
 }
+
+// Acked reports whether an ack of task n succeeded.
+func (c *Checker) Acked(ctx context.Context, n int) (bool, error) {
+	bit, err := c.rdb.GetBit(ctx, c.keys.acked(), int64(n)).Result()
+	return bit == 1, err
+}

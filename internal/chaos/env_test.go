@@ -253,3 +253,9 @@ func (h *harness) waitRuns(n int64, d time.Duration) {
 // quietLogger discards the test-side transport's logs: the scenarios break
 // its connections on purpose.
 func quietLogger(testing.TB) *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// acked reports whether an ack of task n succeeded.
+func (h *harness) acked(ctx context.Context, n int) bool {
+	ok, err := h.checker.Acked(ctx, n)
+	return err == nil && ok
+}
