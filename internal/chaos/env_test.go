@@ -219,7 +219,13 @@ func (h *harness) settle(d time.Duration) *Report {
 // and dead dead letters, waiting a little for the last acks to land.
 func (h *harness) drained(dead int) {
 	h.t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	h.drainedWithin(30*time.Second, dead)
+}
+
+// drainedWithin is drained, waiting up to d.
+func (h *harness) drainedWithin(d time.Duration, dead int) {
+	h.t.Helper()
+	deadline := time.Now().Add(d)
 	for {
 		s, err := h.tr.Stats(context.Background(), Queue)
 		want := runtime.QueueStats{Queue: Queue, Dead: dead}
