@@ -50,13 +50,27 @@ func TestKill9MidTask(t *testing.T) {
 			if r.ExtraRuns > conc {
 				t.Errorf("%d runs beyond the first, want at most %d (the killed worker's unacked ones)", r.ExtraRuns, conc)
 			}
-			if r.AckedTwice != 0 {
-				t.Errorf("%d tasks acked twice", r.AckedTwice)
-			}
+			checkAckedTwice(t, kind, r, conc)
 			h.drained(0)
 			if f, running := survivor.term(30 * time.Second); running != 0 || f == 0 {
 				t.Errorf("survivor finished %d runs and left %d running", f, running)
 			}
 		})
+	}
+}
+
+// checkAckedTwice checks the tasks acked by two workers. On Redis an ack
+// is a script's reply, so a task is never acked twice. On RabbitMQ an ack
+// is a frame the broker does not answer: a worker killed just after its
+// Ack returned nil may never have had it reach the broker, which then
+// delivers the task again. At most the killed worker's slots can be so.
+func checkAckedTwice(t testing.TB, kind string, r *Report, slots int) {
+	t.Helper()
+	want := 0
+	if kind == "amqp" {
+		want = slots
+	}
+	if r.AckedTwice > want {
+		t.Errorf("%d tasks acked twice, want at most %d", r.AckedTwice, want)
 	}
 }
