@@ -168,11 +168,25 @@ func startRabbitNode(t testing.TB) *rabbitNode {
 	}
 	n.start()
 	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("RabbitMQ node log:\n%s", n.logTail(8000))
+		}
 		if n.p != nil {
 			n.p.kill()
 		}
 	})
 	return n
+}
+
+// logTail returns the end of the node's log.
+func (n *rabbitNode) logTail(size int) string {
+	matches, _ := filepath.Glob(filepath.Join(n.dir, "log", "*.log"))
+	var b strings.Builder
+	for _, m := range matches {
+		data, _ := os.ReadFile(m)
+		fmt.Fprintf(&b, "== %s\n%s\n", filepath.Base(m), tail(string(data), size))
+	}
+	return b.String()
 }
 
 // URL is the node's amqp:// URL.
@@ -225,6 +239,21 @@ func (n *rabbitNode) start() {
 // data directories.
 func (n *rabbitNode) restart() {
 	n.t.Helper()
+	n.p.kill()
+	n.p = nil
+	n.start()
+}
+
+// stopStart stops the node as its service manager would (SIGTERM to
+// rabbitmq-server, which runs rabbitmqctl stop) and starts it again.
+func (n *rabbitNode) stopStart() {
+	n.t.Helper()
+	_ = n.p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-n.p.exited:
+	case <-time.After(2 * time.Minute):
+		n.t.Errorf("private RabbitMQ node %s still running 2m after SIGTERM; killing it", n.name)
+	}
 	n.p.kill()
 	n.p = nil
 	n.start()

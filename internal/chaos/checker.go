@@ -101,7 +101,7 @@ func (c *Checker) Report(ctx context.Context) (*Report, error) {
 
 	c.mu.Lock()
 	r := &Report{Faults: maps.Clone(c.faults)}
-	state := c.state
+	state := slices.Clone(c.state)
 	c.mu.Unlock()
 	for n, s := range state {
 		d := isDone(n)
@@ -191,7 +191,7 @@ func (c *Checker) WaitSettled(ctx context.Context) (*Report, error) {
 // Table formats the report as a two-column table.
 func (r *Report) Table() string {
 	var b strings.Builder
-	row := func(name string, v any) { fmt.Fprintf(&b, "  %-34s %v\n", name, v) }
+	row := func(name string, v any) { fmt.Fprintf(&b, "  %-44s %v\n", name, v) }
 	row("enqueued (nil error)", r.Enqueued)
 	row("enqueue errors", r.EnqueueErrors)
 	row("completed (distinct tasks)", r.Completed)
@@ -223,4 +223,13 @@ func (r *Report) Table() string {
 func (c *Checker) Acked(ctx context.Context, n int) (bool, error) {
 	bit, err := c.rdb.GetBit(ctx, c.keys.acked(), int64(n)).Result()
 	return bit == 1, err
+}
+
+// Runs returns the completed runs recorded so far.
+func (c *Checker) Runs(ctx context.Context) (int64, error) {
+	n, err := c.rdb.Get(ctx, c.keys.runs()).Int64()
+	if errors.Is(err, goredis.Nil) {
+		return 0, nil
+	}
+	return n, err
 }

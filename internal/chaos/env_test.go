@@ -126,11 +126,14 @@ func newAMQPHarness(t testing.TB, brokerURL, workerURL string, cfg amqp.Config) 
 			deleteQueues(t, brokerURL, tr)
 		}
 	})
+	args := []string{"-transport", "amqp", "-url", workerURL, "-prefix", cfg.Prefix,
+		"-checker", checkerURL, "-checker-prefix", prefix}
+	if cfg.QueueType != "" {
+		args = append(args, "-queue-type", string(cfg.QueueType))
+	}
 	return &harness{
 		t: t, kind: "amqp", prefix: prefix, tr: tr, client: runtime.NewClient(tr),
-		checker: NewChecker(rdb, prefix),
-		args: []string{"-transport", "amqp", "-url", workerURL, "-prefix", cfg.Prefix,
-			"-checker", checkerURL, "-checker-prefix", prefix},
+		checker: NewChecker(rdb, prefix), args: args,
 	}
 }
 
