@@ -6,7 +6,7 @@ export TASKGEN_REDIS_URL ?= redis://127.0.0.1:6379/0
 export TASKGEN_REDIS_CLUSTER_URL ?= redis+cluster://127.0.0.1:7001,127.0.0.1:7002,127.0.0.1:7003
 export TASKGEN_AMQP_URL ?= amqp://guest:guest@127.0.0.1:5672/
 
-.PHONY: help demo test test-short generate verify services fuzz lint bench bench-amqp
+.PHONY: help demo test test-short chaos generate verify services fuzz lint bench bench-amqp
 
 help: ## Show the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -21,6 +21,9 @@ test: services ## Start Redis and RabbitMQ if needed, then run every test with -
 
 test-short: ## Run the tests that need no broker
 	$(GO) test -race -short ./...
+
+chaos: services ## The long fault-injection run (internal/chaos): 1,000,000 tasks, random kills and restarts, about 10 minutes
+	TASKGEN_CHAOS=1 $(GO) test -count=1 -v -timeout 45m -run 'TestChaosLong|TestDelayedWithKill' ./internal/chaos
 
 generate: ## Regenerate the example's _taskgen.go files
 	$(GO) generate ./example/...
