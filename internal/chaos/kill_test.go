@@ -26,17 +26,22 @@ func TestKill9MidTask(t *testing.T) {
 			} else {
 				h = newAMQPHarness(t, "", "", amqp.Config{})
 			}
-			const n, conc = 80, 4
+			const n, conc = 60, 4
 			ctx := context.Background()
-			if failed := h.enqueue(ctx, 0, n, work(50*time.Millisecond)); failed != 0 {
+			if failed := h.enqueue(ctx, 0, n, work(300*time.Millisecond)); failed != 0 {
 				t.Fatalf("%d enqueues failed", failed)
 			}
 			doomed := h.worker("-concurrency", "4", "-lease", "1s", "-prefetch", "8", "-verbose")
-			h.waitRuns(8, time.Minute)
 			survivor := h.worker("-concurrency", "4", "-lease", "1s")
+			// Kill it once it has finished some runs and is in the middle of
+			// others.
+			waitFor(t, time.Minute, "the worker to be mid-task", func() bool {
+				byPID, err := h.checker.RunsOf(ctx)
+				done := byPID[doomed.Pid()]
+				return err == nil && done >= 2 && int(doomed.nstart.Load())-done >= 2
+			})
 			doomed.kill()
 			h.checker.Fault("kill -9")
-			// Mid-task: it had started runs it never finished.
 			byPID, err := h.checker.RunsOf(ctx)
 			if err != nil {
 				t.Fatal(err)
@@ -44,12 +49,10 @@ func TestKill9MidTask(t *testing.T) {
 			if started, done := int(doomed.nstart.Load()), byPID[doomed.Pid()]; started <= done {
 				t.Errorf("the killed worker had started %d runs and finished %d: it was not killed mid-task", started, done)
 			} else {
-				t.Logf("killed with %d runs in flight", started-done)
+				t.Logf("killed with %d runs in flight, after %d", started-done, done)
 			}
 			r := h.settle(90 * time.Second)
-			if r.ExtraRuns > conc {
-				t.Errorf("%d runs beyond the first, want at most %d (the killed worker's unacked ones)", r.ExtraRuns, conc)
-			}
+			checkExtraRuns(t, r, conc)
 			checkAckedTwice(t, kind, r, conc)
 			h.drained(0)
 			if f, running := survivor.term(30 * time.Second); running != 0 || f == 0 {
@@ -63,14 +66,25 @@ func TestKill9MidTask(t *testing.T) {
 // is a script's reply, so a task is never acked twice. On RabbitMQ an ack
 // is a frame the broker does not answer: a worker killed just after its
 // Ack returned nil may never have had it reach the broker, which then
-// delivers the task again. At most the killed worker's slots can be so.
+// delivers the task again: at most the runs it had in flight or settling.
 func checkAckedTwice(t testing.TB, kind string, r *Report, slots int) {
 	t.Helper()
 	want := 0
 	if kind == "amqp" {
-		want = slots
+		want = 2 * slots
 	}
 	if r.AckedTwice > want {
 		t.Errorf("%d tasks acked twice, want at most %d", r.AckedTwice, want)
+	}
+}
+
+// checkExtraRuns bounds the runs beyond each task's first after one
+// worker with slots handler slots was killed: the runs it had finished but
+// not acked (at most its slots, and as many settling), plus those whose
+// lease lapsed on a loaded machine, each of which shows as a refused ack.
+func checkExtraRuns(t testing.TB, r *Report, slots int) {
+	t.Helper()
+	if want := 2*slots + r.AcksRefused; r.ExtraRuns > want {
+		t.Errorf("%d runs beyond the first, want at most %d (the killed worker's unacked ones, and %d refused stale acks)", r.ExtraRuns, want, r.AcksRefused)
 	}
 }

@@ -1,6 +1,8 @@
 package chaos
 
 import (
+	"context"
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -8,10 +10,27 @@ import (
 	"sync"
 	"testing"
 
+	goredis "github.com/redis/go-redis/v9"
 	"go.uber.org/goleak"
 )
 
+// quietRedis discards go-redis's own log lines.
+type quietRedis struct{}
+
+func (quietRedis) Printf(context.Context, string, ...any) {}
+
 func TestMain(m *testing.M) {
+	// The scenarios break the brokers' connections on purpose; go-redis
+	// would print each failed dial.
+	goredis.SetLogger(quietRedis{})
+	// The scenarios mostly wait for worker processes and brokers, so more
+	// of them run at once than there are CPUs, unless -parallel says.
+	flag.Parse()
+	parallelSet := false
+	flag.Visit(func(f *flag.Flag) { parallelSet = parallelSet || f.Name == "test.parallel" })
+	if !parallelSet {
+		_ = flag.Set("test.parallel", "6")
+	}
 	code := m.Run()
 	if binDir != "" {
 		os.RemoveAll(binDir)

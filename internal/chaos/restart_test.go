@@ -21,7 +21,8 @@ import (
 //   - amqp-quorum-stop: a RabbitMQ node with the transport's default
 //     quorum queues, stopped with SIGTERM (rabbitmqctl stop) and started;
 //   - amqp-classic-kill: a RabbitMQ node with durable classic queues,
-//     killed with SIGKILL and started.
+//     killed with SIGKILL and started; a second node is heavy, so this
+//     one runs with TASKGEN_CHAOS=1 (make chaos) only.
 //
 // A single RabbitMQ 3.10 node killed with SIGKILL did not serve its
 // quorum queues again: basic.consume timed out in rabbit_quorum_queue
@@ -44,6 +45,9 @@ func TestBrokerRestart(t *testing.T) {
 		underLoad(t, h, "node stopped (SIGTERM) and started", n.stopStart)
 	})
 	t.Run("amqp-classic-kill", func(t *testing.T) {
+		if !longRun() {
+			t.Skip("a second RabbitMQ node: with TASKGEN_CHAOS=1 (make chaos)")
+		}
 		t.Parallel()
 		n := startRabbitNode(t)
 		h := newAMQPHarness(t, n.URL(), "", amqp.Config{QueueType: amqp.Classic})
