@@ -23,7 +23,7 @@ test-short: ## Run the tests that need no broker
 	$(GO) test -race -short ./...
 
 chaos: services ## The long fault-injection run (internal/chaos): 1,000,000 tasks, random kills and restarts, about 10 minutes
-	TASKGEN_CHAOS=1 $(GO) test -count=1 -v -timeout 45m -run 'TestChaosLong|TestDelayedWithKill' ./internal/chaos
+	TASKGEN_CHAOS=1 $(GO) test -count=1 -v -timeout 45m -run 'TestChaosLong|TestDelayedWithKill|TestBrokerRestart' ./internal/chaos
 
 generate: ## Regenerate the example's _taskgen.go files
 	$(GO) generate ./example/...
