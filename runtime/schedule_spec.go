@@ -45,6 +45,9 @@ func (e every) Next(t time.Time) time.Time {
 // parseSpec parses a schedule's spec.
 func parseSpec(spec string) (ticker, error) {
 	spec = strings.TrimSpace(spec)
+	if spec == "" {
+		return nil, fmt.Errorf("empty spec: want a cron expression or @every <duration>")
+	}
 	body, zone := spec, ""
 	if strings.HasPrefix(body, "CRON_TZ=") || strings.HasPrefix(body, "TZ=") {
 		i := strings.IndexAny(body, " \t")
