@@ -46,6 +46,13 @@ func onStores(t *testing.T, fn func(t *testing.T, tr schedStore)) {
 // keys are deleted when the test ends.
 func redisStore(t *testing.T) *redis.Transport {
 	t.Helper()
+	tr, _ := redisStorePrefix(t)
+	return tr
+}
+
+// redisStorePrefix is redisStore that also returns the prefix.
+func redisStorePrefix(t *testing.T) (*redis.Transport, string) {
+	t.Helper()
 	opt, err := goredis.ParseURL(testenv.RedisURL(t))
 	if err != nil {
 		t.Fatal(err)
@@ -65,7 +72,7 @@ func redisStore(t *testing.T) *redis.Transport {
 		}
 		client.Close()
 	})
-	return tr
+	return tr, prefix
 }
 
 // fireLog collects what schedulers log: the IDs they fired and the ticks
