@@ -16,12 +16,19 @@ type schedState struct {
 	next time.Time // the first tick after from; zero for none
 }
 
-// Run fires the schedules until ctx is done, then returns nil. Any number
+// Run fires the schedules until ctx is done, then returns nil; it returns
+// an error at once only when the scheduler has no store or no client. Any number
 // of processes may run schedulers on the same store; each tick fires once.
 // Run looks for changes made elsewhere every refresh interval, and reads
 // the schedules' version again before it fires, so a schedule paused or
 // removed does not fire once another process has seen the change.
 func (s *Scheduler) Run(ctx context.Context) error {
+	if s.store == nil {
+		return errNoStore
+	}
+	if s.client == nil {
+		return errors.New("taskgen: scheduler: no client: pass one to NewScheduler")
+	}
 	states := map[string]*schedState{}
 	timer := time.NewTimer(0)
 	defer timer.Stop()

@@ -112,6 +112,9 @@ func (s *Scheduler) readIndex(ctx context.Context) (*scheduleIndex, error) {
 // load returns the current index: the cached one while the stored version
 // has not moved.
 func (s *Scheduler) load(ctx context.Context) (*scheduleIndex, error) {
+	if s.store == nil {
+		return nil, errNoStore
+	}
 	v, err := s.version(ctx)
 	if err != nil {
 		return nil, err
@@ -147,6 +150,9 @@ func (s *Scheduler) version(ctx context.Context) (int64, error) {
 // the change will have and the time; it reports whether it changed the
 // index.
 func (s *Scheduler) update(ctx context.Context, fn func(idx *scheduleIndex, rev int64, now time.Time) (bool, error)) error {
+	if s.store == nil {
+		return errNoStore
+	}
 	unlock, err := s.lock(ctx)
 	if err != nil {
 		return err

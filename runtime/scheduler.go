@@ -67,8 +67,12 @@ const (
 )
 
 // NewScheduler returns a scheduler whose schedules live in store and whose
-// tasks are enqueued through client. Run fires them.
+// tasks are enqueued through client. Run fires them. A nil store means the
+// client's (Client.Store).
 func NewScheduler(store Store, client *Client, opts ...SchedulerOption) *Scheduler {
+	if store == nil && client != nil {
+		store = client.Store()
+	}
 	s := &Scheduler{store: store, client: client, refresh: DefaultSchedulerRefresh, maxLate: DefaultSchedulerMaxLate, id: newTaskID()}
 	for _, o := range opts {
 		o.applyScheduler(s)
@@ -84,6 +88,9 @@ func NewScheduler(store Store, client *Client, opts ...SchedulerOption) *Schedul
 	}
 	return s
 }
+
+// errNoStore is returned by a Scheduler without a store.
+var errNoStore = errors.New("taskgen: scheduler: no store: pass one to NewScheduler, or a client whose transport is a store")
 
 // AnySig is a Sig of any result type: a task call or a whole workflow. A
 // Scheduler takes one, since a method cannot be generic.
