@@ -23,6 +23,14 @@ import (
 // A fired task has the ID "<name>@<tick>" (the tick in RFC 3339, UTC), so
 // a second fire of the same tick would also be refused by the transport
 // while it holds the first.
+//
+// A schedule's spec is a cron expression of five fields ("0 2 * * *") or
+// six with seconds first ("*/10 * * * * *"), a descriptor (@hourly,
+// @daily, @weekly, @monthly, @yearly), or a fixed interval ("@every 5s",
+// at least 100ms). Cron specs are read in UTC, so that every process
+// computes the same ticks whatever its local zone, unless the spec starts
+// with CRON_TZ=Zone (or TZ=Zone) or the schedule has the TimeZone option.
+// Intervals tick at the multiples of the interval since the Unix epoch.
 type Scheduler struct {
 	store   Store
 	client  *Client
@@ -174,7 +182,7 @@ func checkScheduleName(name string) error {
 }
 
 // Add creates the schedule name, or changes it: sig fires at each tick of
-// spec (see the package's Periodic tasks documentation for specs). Adding
+// spec (see Scheduler for the specs). Adding
 // a schedule that exists with the same spec, call and options changes
 // nothing, so every process of an application may add its schedules at
 // startup; a paused schedule stays paused. Running schedulers, in this

@@ -493,3 +493,16 @@ func TestSchedulerAddIdempotent(t *testing.T) {
 		t.Errorf("List = %+v, want the spec in Europe/Paris, next at 02:00 there, not paused", got)
 	}
 }
+
+// A scheduler without a store says so, at once.
+func TestSchedulerNoStore(t *testing.T) {
+	t.Parallel()
+	s := runtime.NewScheduler(nil, nil)
+	sig := runtime.NewSig(newTask("sched.None", "q", 0), &addArgs{})
+	if err := s.Add(t.Context(), "job", "@every 1s", sig); err == nil || !strings.Contains(err.Error(), "no store") {
+		t.Errorf("Add = %v, want a no-store error", err)
+	}
+	if err := s.Run(t.Context()); err == nil || !strings.Contains(err.Error(), "no store") {
+		t.Errorf("Run = %v, want a no-store error", err)
+	}
+}
