@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -73,6 +74,33 @@ func redisStorePrefix(t *testing.T) (*redis.Transport, string) {
 		client.Close()
 	})
 	return tr, prefix
+}
+
+// redisClusterStore is redisStore on the Redis Cluster.
+func redisClusterStore(t *testing.T) *redis.Transport {
+	t.Helper()
+	u, err := url.Parse(testenv.RedisClusterURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := goredis.NewClusterClient(&goredis.ClusterOptions{Addrs: strings.Split(u.Host, ",")})
+	prefix := "taskgen-test-" + strings.ToLower(rand.Text()[:12])
+	tr := redis.New(redis.Config{Client: client, Prefix: prefix})
+	t.Cleanup(func() {
+		tr.Close()
+		err := client.ForEachMaster(context.Background(), func(ctx context.Context, node *goredis.Client) error {
+			iter := node.Scan(ctx, 0, prefix+":*", 1000).Iterator()
+			for iter.Next(ctx) {
+				node.Del(ctx, iter.Val())
+			}
+			return iter.Err()
+		})
+		if err != nil {
+			t.Errorf("deleting the keys under %s: %v", prefix, err)
+		}
+		client.Close()
+	})
+	return tr
 }
 
 // fireLog collects what schedulers log: the IDs they fired and the ticks
@@ -209,42 +237,48 @@ func tickOf(t *testing.T, id string) time.Time {
 }
 
 // Three schedulers on one store fire each tick once, with no gaps: the
-// per-tick claim picks one of them.
+// per-tick claim picks one of them. On memory, Redis and Redis Cluster.
 func TestSchedulerTickFiresOnce(t *testing.T) {
 	t.Parallel()
-	onStores(t, func(t *testing.T, tr schedStore) {
-		task := newTask("sched.Once", "sched-once", 0)
-		var log fireLog
-		c := runtime.NewClient(tr)
-		for range 3 {
-			s := runtime.NewScheduler(tr, c, runtime.SchedulerLogger(log.logger()))
-			if err := s.Add(t.Context(), "once", "@every 300ms", runtime.NewSig(task, &addArgs{A: 1})); err != nil {
-				t.Fatal(err)
-			}
-			runScheduler(t, s)
-		}
-		ids := log.waitFired(t, 8)
-		seen := map[string]bool{}
-		for _, id := range ids {
-			if seen[id] {
-				t.Errorf("tick %s fired twice: %v", id, ids)
-			}
-			seen[id] = true
-		}
-		// The ticks are 300ms apart, with none missing (the schedulers are
-		// idle enough to be on time within one tick).
-		for i := 1; i < len(ids); i++ {
-			if d := tickOf(t, ids[i]).Sub(tickOf(t, ids[i-1])); d != 300*time.Millisecond {
-				t.Errorf("ticks %s and %s are %v apart, want 300ms", ids[i-1], ids[i], d)
-			}
-		}
-		if log.skips() != 0 {
-			t.Errorf("skips or warnings logged: %v", log.skipped)
-		}
-		if n := pending(t, tr, "sched-once"); n < len(ids) {
-			t.Errorf("the queue holds %d tasks, fewer than the %d fires", n, len(ids))
-		}
+	onStores(t, testTickFiresOnce)
+	t.Run("redis-cluster", func(t *testing.T) {
+		t.Parallel()
+		testTickFiresOnce(t, redisClusterStore(t))
 	})
+}
+
+func testTickFiresOnce(t *testing.T, tr schedStore) {
+	task := newTask("sched.Once", "sched-once", 0)
+	var log fireLog
+	c := runtime.NewClient(tr)
+	for range 3 {
+		s := runtime.NewScheduler(tr, c, runtime.SchedulerLogger(log.logger()))
+		if err := s.Add(t.Context(), "once", "@every 300ms", runtime.NewSig(task, &addArgs{A: 1})); err != nil {
+			t.Fatal(err)
+		}
+		runScheduler(t, s)
+	}
+	ids := log.waitFired(t, 8)
+	seen := map[string]bool{}
+	for _, id := range ids {
+		if seen[id] {
+			t.Errorf("tick %s fired twice: %v", id, ids)
+		}
+		seen[id] = true
+	}
+	// The ticks are 300ms apart, with none missing (the schedulers are
+	// idle enough to be on time within one tick).
+	for i := 1; i < len(ids); i++ {
+		if d := tickOf(t, ids[i]).Sub(tickOf(t, ids[i-1])); d != 300*time.Millisecond {
+			t.Errorf("ticks %s and %s are %v apart, want 300ms", ids[i-1], ids[i], d)
+		}
+	}
+	if log.skips() != 0 {
+		t.Errorf("skips or warnings logged: %v", log.skipped)
+	}
+	if n := pending(t, tr, "sched-once"); n < len(ids) {
+		t.Errorf("the queue holds %d tasks, fewer than the %d fires", n, len(ids))
+	}
 }
 
 // With NoOverlap, ticks are skipped while the previous run is going, and
