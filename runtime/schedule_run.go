@@ -110,7 +110,9 @@ func (s *Scheduler) due(ctx context.Context, name string, e *scheduleEntry, st *
 		return
 	}
 	if st.next.Before(tick) {
-		s.log.Info("taskgen: scheduler: ticks missed", "schedule", name, "from", st.next, "to", tick)
+		// Late by more than a tick: this process passes over the ticks
+		// before the latest, which other processes may have fired.
+		s.log.Debug("taskgen: scheduler: ticks passed over", "schedule", name, "from", st.next, "to", tick)
 	}
 	st.from, st.next = tick, st.tk.Next(tick)
 	if late := now.Sub(tick); late > s.maxLate && e.Missed != MissedRunOnce {
