@@ -1,8 +1,11 @@
 package runtime_test
 
 import (
+	"context"
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/taskgen/taskgen/runtime"
 	"github.com/taskgen/taskgen/transport/memory"
@@ -129,6 +132,61 @@ func TestRoutingUndeclaredAtEnqueue(t *testing.T) {
 			t.Errorf("%s: %v", tc.task.Def.Name, err)
 		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), tc.task.Def.Name)):
 			t.Errorf("%s: got %v, want an error naming the task and containing %q", tc.task.Def.Name, err, tc.want)
+		}
+	}
+}
+
+// A policy override sets the priority of the message, and of its envelope,
+// unless the call sets one; a source or queue the policy does not name
+// keeps the task's own.
+func TestPolicyPriority(t *testing.T) {
+	t.Parallel()
+	tr := memory.New()
+	defer tr.Close()
+	c, err := runtime.NewCheckedClient(tr,
+		runtime.WithQueues("default", "core", "core_high", "mail"),
+		runtime.WithPriorityPolicy(runtime.PriorityPolicy{
+			"frontend": {"core": {Queue: "core_high", Priority: 9}, "mail": {Priority: 8}},
+		}),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	frontend := runtime.WithRequest(t.Context(), runtime.Request{Source: "frontend"})
+	batch := runtime.WithRequest(t.Context(), runtime.Request{Source: "batch"})
+	core, mail := newTask("p.Core", "core", 0), newTask("p.Mail", "mail", 0)
+	for _, tc := range []struct {
+		ctx          context.Context
+		task         *runtime.Task[int]
+		opts         []runtime.Option
+		queue, route string
+		priority     int
+	}{
+		{frontend, core, nil, "core_high", "policy:frontend", 9},
+		{frontend, core, []runtime.Option{runtime.Priority(2)}, "core_high", "policy:frontend", 2},
+		{frontend, mail, nil, "mail", "policy:frontend", 8},
+		{batch, core, nil, "core", "task", runtime.DefaultPriority},
+		{t.Context(), mail, nil, "mail", "task", runtime.DefaultPriority},
+	} {
+		name := fmt.Sprintf("%s %v", tc.task.Def.Name, tc.opts)
+		h, err := runtime.Enqueue(tc.ctx, c, tc.task, &addArgs{}, tc.opts...)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		ds, err := tr.Fetch(t.Context(), runtime.FetchRequest{Queues: []string{tc.queue}, Max: 1, Lease: time.Minute})
+		if err != nil || len(ds) != 1 || ds[0].ID != h.ID() {
+			t.Fatalf("%s: fetch from %s = %v, %v; want task %s", name, tc.queue, ds, err, h.ID())
+		}
+		env, err := runtime.DecodeEnvelope(ds[0].Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ds[0].Priority != tc.priority || env.Priority != tc.priority || env.Route != tc.route {
+			t.Errorf("%s: message priority %d, envelope priority %d route %q; want %d, %q",
+				name, ds[0].Priority, env.Priority, env.Route, tc.priority, tc.route)
+		}
+		if err := tr.Ack(t.Context(), ds[0]); err != nil {
+			t.Fatal(err)
 		}
 	}
 }
