@@ -32,7 +32,7 @@ func TestPanicDeadLetters(t *testing.T) {
 				h = newAMQPHarness(t, "", "", amqp.Config{})
 			}
 			ctx := context.Background()
-			w := h.worker("-concurrency", "4")
+			w := h.worker("-concurrency", "4", "-lease", "10s")
 			const stream, panics = 200, 30
 			// The stream alone, then the stream with the panicking tasks.
 			alone := h.stream(ctx, 0, stream, nil)

@@ -46,7 +46,7 @@ func TestSIGSTOPPastLease(t *testing.T) {
 			stopped.signal(syscall.SIGSTOP)
 			h.checker.Fault("SIGSTOP")
 			stoppedAt := time.Now()
-			other := h.worker("-concurrency", "1", "-lease", "1s")
+			other := h.worker("-concurrency", "1", "-lease", "10s")
 			waitFor(t, 90*time.Second, "the other worker to run the task", func() bool {
 				byPID, err := h.checker.RunsOf(ctx)
 				return err == nil && byPID[other.Pid()] == 1

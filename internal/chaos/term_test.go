@@ -32,7 +32,7 @@ func TestSIGTERMDrains(t *testing.T) {
 			if failed := h.enqueue(ctx, 0, n, work(300*time.Millisecond)); failed != 0 {
 				t.Fatalf("%d enqueues failed", failed)
 			}
-			a := h.worker("-concurrency", "4", "-prefetch", "16", "-drain", "20s", "-verbose")
+			a := h.worker("-concurrency", "4", "-prefetch", "16", "-drain", "20s", "-lease", "10s", "-verbose")
 			h.waitRuns(4, time.Minute)
 			// SIGTERM with runs in flight.
 			inFlight := 0
@@ -60,7 +60,7 @@ func TestSIGTERMDrains(t *testing.T) {
 			}
 			t.Logf("SIGTERM with %d runs in flight; the worker finished %d runs in all, and handed back the rest", inFlight, finished)
 
-			b := h.worker("-concurrency", "8")
+			b := h.worker("-concurrency", "8", "-lease", "10s")
 			r := h.settle(90 * time.Second)
 			if r.Duplicates != 0 {
 				t.Errorf("%d tasks ran twice after a graceful shutdown", r.Duplicates)
