@@ -10,12 +10,14 @@ import (
 	"github.com/taskgen/taskgen/transport/amqp"
 )
 
-// Scenario 5. A worker's connections to its broker cut by a TCP proxy,
-// which drops them and refuses new ones for 3s: once the proxy lets
-// connections through again the worker reconnects, runs what was enqueued
-// meanwhile and after, loses nothing, and its goroutines come back to
-// what they were before the cut. On Redis the client is go-redis's pool;
-// on RabbitMQ the transport's own redialling connections.
+// Scenario 5. The connections of a worker process and of the test's client
+// to their broker cut by TCP proxies, which drop them and refuse new ones
+// for a few seconds. The client's enqueues fail while it is cut off; once
+// the proxies let connections through again, the client enqueues again,
+// and the worker reconnects, runs what was enqueued while it was cut off
+// and after, loses nothing, and its goroutines come back to what they
+// were before the cut. On Redis the clients are go-redis's pools; on
+// RabbitMQ the transport's own redialling connections.
 func TestConnectionCut(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs worker processes on real brokers")
@@ -24,16 +26,20 @@ func TestConnectionCut(t *testing.T) {
 	for _, kind := range []string{"redis", "amqp"} {
 		t.Run(kind, func(t *testing.T) {
 			t.Parallel()
+			// The workers connect through one proxy, the test's client
+			// through another.
 			var h *harness
-			var proxy *Proxy
+			var proxy, clientProxy *Proxy
 			if kind == "redis" {
-				broker := testenv.RedisURL(t)
-				proxy, broker = proxied(t, broker)
-				h = newRedisHarness(t, "", broker)
+				var broker, client string
+				proxy, broker = proxied(t, testenv.RedisURL(t))
+				clientProxy, client = proxied(t, testenv.RedisURL(t))
+				h = newRedisHarness(t, client, broker)
 			} else {
-				broker := testenv.AMQPURL(t)
-				proxy, broker = proxied(t, broker)
-				h = newAMQPHarness(t, "", broker, amqp.Config{})
+				var broker, client string
+				proxy, broker = proxied(t, testenv.AMQPURL(t))
+				clientProxy, client = proxied(t, testenv.AMQPURL(t))
+				h = newAMQPHarness(t, "", broker, amqp.Config{URL: client})
 			}
 			ctx := context.Background()
 			w := h.worker("-concurrency", "4", "-lease", "2s", "-stats", "100ms")
@@ -44,18 +50,36 @@ func TestConnectionCut(t *testing.T) {
 			_, base := w.Stats()
 			t.Logf("before the cut: %v", base)
 
+			// The workers are cut off while the client enqueues; then the
+			// client is cut off too, and its enqueues fail.
 			proxy.Cut()
-			h.checker.Fault("connection cut")
+			h.checker.Fault("workers' connections cut")
 			if failed := h.enqueue(ctx, batch, 2*batch, work(10*time.Millisecond)); failed != 0 {
-				t.Fatalf("%d enqueues failed while the worker was cut off", failed)
+				t.Fatalf("%d enqueues failed while only the worker was cut off", failed)
 			}
-			time.Sleep(3 * time.Second)
+			clientProxy.Cut()
+			h.checker.Fault("client's connections cut")
+			cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			failed := h.enqueue(cctx, 2*batch, 2*batch+20, work(10*time.Millisecond))
+			cancel()
+			if failed != 20 {
+				t.Errorf("%d of 20 enqueues failed while the client was cut off; want all", failed)
+			}
+			time.Sleep(2 * time.Second)
 			if r, err := h.checker.Report(ctx); err != nil || r.Lost == 0 {
 				t.Fatalf("the worker ran every task while cut off (%v): the proxy does not cut", err)
 			}
 			proxy.Restore()
-			if failed := h.enqueue(ctx, 2*batch, 3*batch, work(10*time.Millisecond)); failed != 0 {
-				t.Fatalf("%d enqueues failed", failed)
+			clientProxy.Restore()
+			// The client reconnects: one enqueue goes through, then the rest.
+			from := 2*batch + 20
+			waitFor(t, time.Minute, "the client to enqueue again", func() bool {
+				cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+				defer cancel()
+				return h.enqueue(cctx, from, from+1, work(10*time.Millisecond)) == 0
+			})
+			if failed := h.enqueue(ctx, from+1, from+batch, work(10*time.Millisecond)); failed != 0 {
+				t.Fatalf("%d enqueues failed after the client reconnected", failed)
 			}
 			r := h.settle(90 * time.Second)
 			if r.Duplicates > 4+r.AcksRefused {
