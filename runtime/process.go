@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -36,7 +37,15 @@ func (w *Worker) process(ctx context.Context, d *Delivery, release func()) {
 		w.deadLetter(d, env, ReasonSchemaMismatch, fmt.Errorf("message schema %s, registered schema %s: the task's signature changed; requeue it once a matching worker runs", env.Fingerprint, reg.def.Fingerprint))
 		return
 	}
+	if w.overDeliveryLimit(d, env) {
+		return
+	}
 	if env.PayloadRef != "" && !w.loadPayload(d, env) {
+		return
+	}
+	unlock, ok := w.takeSingleton(d, env)
+	if !ok {
+		release()
 		return
 	}
 
@@ -44,7 +53,8 @@ func (w *Worker) process(ctx context.Context, d *Delivery, release func()) {
 	// written: Progress, and the outcome written below, wait for it, so
 	// the record still goes pending → active → outcome.
 	recorded := w.putRecordAsync(env, StateActive)
-	result, err := w.run(ctx, env, d, reg.handler, recorded)
+	result, err := w.runBounded(ctx, env, d, reg.handler, recorded)
+	unlock()
 	release()
 	<-recorded
 	switch {
@@ -53,7 +63,7 @@ func (w *Worker) process(ctx context.Context, d *Delivery, release func()) {
 	case ctx.Err() != nil:
 		// The worker is shutting down and cancelled the handler: this
 		// attempt does not count.
-		w.handBack(d)
+		w.handBack(d, env)
 	default:
 		w.fail(d, env, err)
 	}
@@ -109,7 +119,7 @@ func (w *Worker) loadPayload(d *Delivery, env *Envelope) bool {
 		return false
 	case err != nil:
 		w.log.Warn("taskgen: loading the offloaded payload failed; retrying later", "task", env.Task, "id", env.ID, "queue", env.Queue, "err", err)
-		if err := w.tr.Nack(ctx, d, NackOptions{Delay: DefaultBackoffMin}); err != nil {
+		if err := w.tr.Nack(ctx, d, NackOptions{Delay: DefaultBackoffMin, Body: returnedBody(d, env)}); err != nil {
 			w.log.Warn("taskgen: hand back failed; the lease will expire", "task", env.Task, "id", env.ID, "queue", env.Queue, "err", err)
 		}
 		return false
@@ -148,7 +158,7 @@ func (w *Worker) advanceWorkflow(d *Delivery, env *Envelope, result []byte) bool
 		return true
 	}
 	w.log.Error("taskgen: advancing the workflow failed; the task will run again", "task", env.Task, "id", env.ID, "queue", env.Queue, "workflow", env.WorkflowID, "err", err)
-	if err := w.tr.Nack(ctx, d, NackOptions{Delay: DefaultBackoffMin}); err != nil {
+	if err := w.tr.Nack(ctx, d, NackOptions{Delay: DefaultBackoffMin, Body: returnedBody(d, env)}); err != nil {
 		w.log.Warn("taskgen: hand back failed; the lease will expire", "task", env.Task, "id", env.ID, "queue", env.Queue, "err", err)
 	}
 	return false
@@ -239,6 +249,7 @@ func (w *Worker) deadLetter(d *Delivery, env *Envelope, reason Reason, cause err
 		ID: d.ID, Queue: d.Queue, Task: env.Task, Reason: reason, Error: te.Error(),
 		Attempts: env.Attempt + 1, At: time.Now(), Body: d.Body,
 	}
+	dl.Errors = append(slices.Clip(env.Errors), AttemptError{At: dl.At, Error: dl.Error})
 	if err := w.tr.DeadLetter(ctx, d, dl); err != nil {
 		w.log.Error("taskgen: dead letter failed; the lease will expire", "task", env.Task, "id", env.ID, "queue", env.Queue, "err", err)
 		return

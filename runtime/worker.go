@@ -8,6 +8,7 @@ import (
 	"maps"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -27,6 +28,16 @@ type WorkerConfig struct {
 	// DrainTimeout is how long a cancelled Run waits for running handlers
 	// before cancelling their ctx and handing their tasks back. Default 30s.
 	DrainTimeout time.Duration
+	// TimeoutGrace is how long a handler may run past its task's timeout,
+	// ignoring its cancelled ctx, before the worker abandons it: its slot
+	// is freed and the attempt fails with a *TimeoutError. Default 5s.
+	TimeoutGrace time.Duration
+	// DeliveryLimit is how many times a task may be delivered without
+	// settling (its worker died, or its lease lapsed) before it is
+	// dead-lettered with ReasonDeliveryLimit. Handler failures, and tasks
+	// handed back or deferred by a worker, do not count. Default 10; -1
+	// means no limit.
+	DeliveryLimit int
 	// ResultTTL is how long results and progress stay in the store.
 	// Default 24h.
 	ResultTTL time.Duration
@@ -57,6 +68,8 @@ type Worker struct {
 	mu       sync.Mutex
 	handlers map[string]*registered
 	running  bool
+	// abandoned counts handlers abandoned past their timeout.
+	abandoned atomic.Int64
 }
 
 type registered struct {
@@ -74,6 +87,12 @@ func NewWorker(tr Transport, cfg WorkerConfig) *Worker {
 	}
 	if cfg.DrainTimeout <= 0 {
 		cfg.DrainTimeout = defaultDrainTimeout
+	}
+	if cfg.TimeoutGrace <= 0 {
+		cfg.TimeoutGrace = defaultTimeoutGrace
+	}
+	if cfg.DeliveryLimit == 0 {
+		cfg.DeliveryLimit = defaultDeliveryLimit
 	}
 	if cfg.ResultTTL <= 0 {
 		cfg.ResultTTL = defaultResultTTL
@@ -211,7 +230,7 @@ func (w *Worker) fetchLoop(ctx, hctx context.Context, queues []string, slots cha
 				defer act.remove(d)
 				if ctx.Err() != nil {
 					// Fetched as shutdown began: hand it back unstarted.
-					w.handBack(d)
+					w.handBack(d, nil)
 					return
 				}
 				w.process(hctx, d, release)
@@ -242,11 +261,12 @@ func (w *Worker) drain(wg *sync.WaitGroup, cancel context.CancelFunc) error {
 	}
 }
 
-// handBack returns a delivery to its queue without counting an attempt.
-func (w *Worker) handBack(d *Delivery) {
+// handBack returns a delivery to its queue without counting an attempt,
+// nor a crash (see returnedBody).
+func (w *Worker) handBack(d *Delivery, env *Envelope) {
 	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 	defer cancel()
-	if err := w.tr.Nack(ctx, d, NackOptions{}); err != nil {
+	if err := w.tr.Nack(ctx, d, NackOptions{Body: returnedBody(d, env)}); err != nil {
 		w.log.Warn("taskgen: hand back failed; the lease will expire", "id", d.ID, "queue", d.Queue, "err", err)
 	}
 }

@@ -114,6 +114,18 @@ func TestWorkflows(t *testing.T) {
 	})
 }
 
+// The worker's reliability cases on RabbitMQ, with a Redis store.
+func TestReliability(t *testing.T) {
+	t.Parallel()
+	transporttest.RunReliability(t, func(t *testing.T) runtime.Transport {
+		store, err := redis.Open(t.Context(), testenv.RedisURL(t)+"?prefix="+uniquePrefix())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return newTransport(t, amqp.Config{Store: store, CloseStore: true}).WithStore()
+	})
+}
+
 func TestConformance(t *testing.T) {
 	t.Parallel()
 	for _, qt := range []amqp.QueueType{amqp.Quorum, amqp.Classic} {

@@ -34,4 +34,5 @@ func TestClusterConformance(t *testing.T) {
 	transporttest.Run(t, func(t *testing.T) runtime.Transport { return newTransport(t, client, redis.Config{}) })
 	transporttest.RunStore(t, func(t *testing.T) runtime.Store { return newTransport(t, client, redis.Config{}) })
 	transporttest.RunWorkflows(t, func(t *testing.T) runtime.Transport { return newTransport(t, client, redis.Config{}) })
+	transporttest.RunReliability(t, func(t *testing.T) runtime.Transport { return newTransport(t, client, redis.Config{}) })
 }

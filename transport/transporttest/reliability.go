@@ -1,0 +1,458 @@
+package transporttest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/taskgen/taskgen/runtime"
+)
+
+// RunReliability runs the worker's reliability cases against the
+// transports factory returns, which must also be runtime.Stores (a Redis
+// or memory transport, or a RabbitMQ transport given a store): a crash is
+// not a handler failure, a task that keeps killing its workers is
+// dead-lettered at the delivery limit, dead letters keep every error with
+// its time and can be listed, fetched, requeued and purged, a handler that
+// ignores its timeout is abandoned without freezing the worker, unique
+// keys hold under contention, singleton tasks never overlap, and a drain
+// loses nothing. Every case runs in parallel.
+func RunReliability(t *testing.T, factory func(t *testing.T) runtime.Transport) {
+	t.Helper()
+	t.Run("reliability", func(t *testing.T) {
+		t.Parallel()
+		for name, run := range map[string]func(*testing.T, func(*testing.T) runtime.Transport){
+			"CrashIsNotAFailure":     testCrashIsNotAFailure,
+			"DeliveryLimit":          testDeliveryLimit,
+			"DeadLetterRecords":      testDeadLetterRecords,
+			"TimeoutAbandonsHandler": testTimeoutAbandonsHandler,
+			"UniqueUnderContention":  testUniqueUnderContention,
+			"SingletonNeverOverlaps": testSingletonNeverOverlaps,
+			"DrainLosesNothing":      testDrainLosesNothing,
+		} {
+			t.Run(name, func(t *testing.T) {
+				t.Parallel()
+				run(t, factory)
+			})
+		}
+	})
+}
+
+// relBundle is a transport that is also a store, with a client.
+type relBundle struct {
+	*bundle
+	store runtime.Store
+	c     *runtime.Client
+}
+
+func setupRel(t *testing.T, factory func(t *testing.T) runtime.Transport) *relBundle {
+	t.Helper()
+	b := setup(t, factory)
+	s, ok := b.tr.(runtime.Store)
+	if !ok {
+		t.Fatalf("%T is not a runtime.Store; give the transport a store", b.tr)
+	}
+	return &relBundle{bundle: b, store: s, c: runtime.NewClient(b.tr)}
+}
+
+// task returns a task on the case's queue with fast retries.
+func (b *relBundle) task(name string, retries int) *runtime.Task[int] {
+	task := flowTask(name, b.queue)
+	task.Def.Retries = retries
+	return task
+}
+
+// worker returns a quiet worker on the case's queue.
+func (b *relBundle) worker(cfg runtime.WorkerConfig) *runtime.Worker {
+	cfg.Queues = []string{b.queue}
+	cfg.Logger = quietLogger()
+	return runtime.NewWorker(b.tr, cfg)
+}
+
+func (b *relBundle) enqueue(t *testing.T, task *runtime.Task[int], a int, opts ...runtime.Option) *runtime.Handle[int] {
+	t.Helper()
+	h, err := runtime.Enqueue(t.Context(), b.c, task, &addArgs{A: a, B: 1}, opts...)
+	if err != nil {
+		t.Fatalf("enqueue %s(%d): %v", task.Def.Name, a, err)
+	}
+	return h
+}
+
+// deadLetters waits for n dead letters on the case's queue.
+func (b *relBundle) deadLetters(t *testing.T, n int) []runtime.DeadLetter {
+	t.Helper()
+	var dls []runtime.DeadLetter
+	waitFor(t, fmt.Sprintf("%d dead letters", n), func() bool {
+		var err error
+		dls, err = runtime.ListDeadLetters(t.Context(), b.tr, b.queue, runtime.DeadLetterFilter{}, 0)
+		if err != nil {
+			t.Fatalf("ListDeadLetters: %v", err)
+		}
+		return len(dls) >= n
+	})
+	if len(dls) != n {
+		t.Fatalf("got %d dead letters, want %d: %+v", len(dls), n, dls)
+	}
+	return dls
+}
+
+// lapse fetches the task under a short lease and lets the lease lapse, as
+// a worker that died mid-task would.
+func (b *relBundle) lapse(t *testing.T, id string) {
+	t.Helper()
+	ds := b.fetch(t, 1, 200*time.Millisecond, b.queue)
+	if ds[0].ID != id {
+		t.Fatalf("fetched %s, want %s", ds[0].ID, id)
+	}
+}
+
+// A worker that died holding a task is a crash, not a failure: the task
+// runs again with its attempt count unchanged, and a task with no retries
+// left is not dead-lettered for it.
+func testCrashIsNotAFailure(t *testing.T, factory func(t *testing.T) runtime.Transport) {
+	b := setupRel(t, factory)
+	task := b.task("rel.Once", 0)
+	h := b.enqueue(t, task, 1)
+	b.lapse(t, h.ID())
+	w := b.worker(runtime.WorkerConfig{Lease: 2 * time.Second})
+	infos := make(chan runtime.TaskInfo, 4)
+	register(t, w, task, func(ctx context.Context, a *addArgs) (int, error) {
+		info, _ := runtime.Info(ctx)
+		infos <- info
+		return a.A + a.B, nil
+	})
+	startWorker(t, w)
+	if got, err := h.Get(waitCtx(t)); err != nil || got != 2 {
+		t.Fatalf("Get = %d, %v; want 2", got, err)
+	}
+	info := <-infos
+	if info.Attempt != 0 || info.Deliveries < 2 {
+		t.Fatalf("after a crash the handler saw attempt %d, delivery %d; want attempt 0 (a crash is not a failure), delivery 2 or more",
+			info.Attempt, info.Deliveries)
+	}
+	if dls, err := b.tr.DeadLetters(t.Context(), b.queue, 0); err != nil || len(dls) != 0 {
+		t.Fatalf("DeadLetters = %+v, %v; want none", dls, err)
+	}
+}
+
+// A task whose workers keep dying (its lease lapses DeliveryLimit times)
+// is dead-lettered as a poison message, never run again, and the failure
+// is recorded; other tasks keep flowing.
+func testDeliveryLimit(t *testing.T, factory func(t *testing.T) runtime.Transport) {
+	b := setupRel(t, factory)
+	task := b.task("rel.Poison", 5)
+	h := b.enqueue(t, task, 1)
+	for range 2 {
+		b.lapse(t, h.ID())
+	}
+	w := b.worker(runtime.WorkerConfig{DeliveryLimit: 2})
+	var runs atomic.Int32
+	register(t, w, task, func(_ context.Context, a *addArgs) (int, error) {
+		if a.A == 1 {
+			runs.Add(1)
+		}
+		return a.A + a.B, nil
+	})
+	startWorker(t, w)
+	err := h.Wait(waitCtx(t))
+	if err == nil || !strings.Contains(err.Error(), string(runtime.ReasonDeliveryLimit)) {
+		t.Fatalf("Wait = %v; want the delivery limit", err)
+	}
+	if got, err := b.enqueue(t, task, 5).Get(waitCtx(t)); err != nil || got != 6 {
+		t.Fatalf("a later task: %d, %v", got, err)
+	}
+	dl := b.deadLetters(t, 1)[0]
+	if dl.Reason != runtime.ReasonDeliveryLimit || dl.Task != task.Def.Name || !strings.Contains(dl.Error, "abandoned 2 times") {
+		t.Fatalf("dead letter %+v; want reason delivery_limit after 2 abandoned deliveries", dl)
+	}
+	if n := runs.Load(); n != 0 {
+		t.Fatalf("the poison task ran %d times", n)
+	}
+}
+
+// A dead letter records the task, its arguments, its attempts, every
+// error with its time and the reason; a panic keeps its stack in the dead
+// letter and the task's record. Dead letters are listed by reason, fetched
+// by ID, requeued by filter and purged.
+func testDeadLetterRecords(t *testing.T, factory func(t *testing.T) runtime.Transport) {
+	b := setupRel(t, factory)
+	fails := b.task("rel.Fails", 2)
+	panics := b.task("rel.Panics", 0)
+	w := b.worker(runtime.WorkerConfig{})
+	var panicked atomic.Int32
+	register(t, w, fails, func(ctx context.Context, _ *addArgs) (int, error) {
+		info, _ := runtime.Info(ctx)
+		return 0, fmt.Errorf("boom %d", info.Attempt)
+	})
+	register(t, w, panics, func(_ context.Context, a *addArgs) (int, error) {
+		if panicked.Add(1) == 1 {
+			var m map[string]int
+			m["x"] = a.A // the first run panics
+		}
+		return a.A + a.B, nil
+	})
+	start := time.Now()
+	hf := b.enqueue(t, fails, 7)
+	hp := b.enqueue(t, panics, 8)
+	startWorker(t, w)
+	if err := hp.Wait(waitCtx(t)); err == nil || !strings.Contains(err.Error(), "goroutine ") {
+		t.Fatalf("the panicked task's error %v has no stack", err)
+	}
+	if got, err := b.enqueue(t, b.task("rel.Panics", 0), 1).Get(waitCtx(t)); err != nil || got != 2 {
+		t.Fatalf("the worker stopped serving after a panic: %d, %v", got, err)
+	}
+	if err := hf.Wait(waitCtx(t)); err == nil {
+		t.Fatal("the failing task succeeded")
+	}
+	b.deadLetters(t, 2)
+
+	failed, err := runtime.ListDeadLetters(t.Context(), b.tr, b.queue, runtime.DeadLetterFilter{Reason: runtime.ReasonFailed}, 0)
+	if err != nil || len(failed) != 1 {
+		t.Fatalf("ListDeadLetters(failed) = %+v, %v; want 1", failed, err)
+	}
+	dl := failed[0]
+	if dl.ID != hf.ID() || dl.Task != fails.Def.Name || dl.Attempts != 3 || string(dl.Args) != `{"a":7,"b":1}` {
+		t.Fatalf("dead letter %s task %s attempts %d args %s; want %s %s 3 {\"a\":7,\"b\":1}", dl.ID, dl.Task, dl.Attempts, dl.Args, hf.ID(), fails.Def.Name)
+	}
+	if len(dl.Errors) != 3 {
+		t.Fatalf("dead letter has %d errors, want 3: %+v", len(dl.Errors), dl.Errors)
+	}
+	prev := start.Add(-time.Second) // clocks of brokers and workers may differ a little
+	for i, e := range dl.Errors {
+		if !strings.Contains(e.Error, fmt.Sprintf("boom %d", i)) || e.At.Before(prev) {
+			t.Fatalf("error %d is %q at %v; want boom %d, no earlier than %v", i, e.Error, e.At, i, prev)
+		}
+		prev = e.At
+	}
+	got, err := runtime.GetDeadLetter(t.Context(), b.tr, b.queue, hp.ID())
+	if err != nil || got.Reason != runtime.ReasonPanicked || !strings.Contains(got.Error, "goroutine ") || len(got.Errors) != 1 {
+		t.Fatalf("GetDeadLetter(panicked) = %+v, %v; want reason panicked with its stack", got, err)
+	}
+	if _, err := runtime.GetDeadLetter(t.Context(), b.tr, b.queue, "nope"); !errors.Is(err, runtime.ErrNotFound) {
+		t.Fatalf("GetDeadLetter(unknown) = %v; want runtime.ErrNotFound", err)
+	}
+
+	in, ok := b.tr.(runtime.Inspector)
+	if !ok {
+		return
+	}
+	n, err := runtime.RequeueDeadLetters(t.Context(), b.tr, b.queue, runtime.DeadLetterFilter{Task: panics.Def.Name})
+	if err != nil || n != 1 {
+		t.Fatalf("RequeueDeadLetters(%s) = %d, %v; want 1", panics.Def.Name, n, err)
+	}
+	waitFor(t, "the requeued task ran", func() bool {
+		r, err := hp.Status(t.Context())
+		return err == nil && r.State == runtime.StateSucceeded
+	})
+	if n, err := in.PurgeDeadLetters(t.Context(), b.queue); err != nil || n != 1 {
+		t.Fatalf("PurgeDeadLetters = %d, %v; want 1", n, err)
+	}
+}
+
+// A handler that ignores its ctx is abandoned once its timeout and grace
+// have passed: the worker, with a single slot, keeps serving other tasks,
+// and the stuck task retries, then is dead-lettered as timed out.
+func testTimeoutAbandonsHandler(t *testing.T, factory func(t *testing.T) runtime.Transport) {
+	b := setupRel(t, factory)
+	stuck := b.task("rel.Stuck", 1)
+	fine := b.task("rel.Fine", 0)
+	w := b.worker(runtime.WorkerConfig{Concurrency: 1, TimeoutGrace: 100 * time.Millisecond})
+	unblock := make(chan struct{})
+	t.Cleanup(func() { close(unblock) }) // the abandoned handlers return at the end
+	var stuckRuns atomic.Int32
+	register(t, w, stuck, func(context.Context, *addArgs) (int, error) {
+		stuckRuns.Add(1)
+		<-unblock // ignores its ctx
+		return 0, nil
+	})
+	register(t, w, fine, func(_ context.Context, a *addArgs) (int, error) { return a.A + a.B, nil })
+	hs := b.enqueue(t, stuck, 0, runtime.Timeout(200*time.Millisecond))
+	var hs2 []*runtime.Handle[int]
+	for i := range 5 {
+		hs2 = append(hs2, b.enqueue(t, fine, i))
+	}
+	startWorker(t, w)
+	for i, h := range hs2 {
+		if got, err := h.Get(waitCtx(t)); err != nil || got != i+1 {
+			t.Fatalf("task %d behind a stuck one: %d, %v", i, got, err)
+		}
+	}
+	err := hs.Wait(waitCtx(t))
+	if err == nil || !strings.Contains(err.Error(), "timed out") {
+		t.Fatalf("stuck task: Wait = %v; want a timeout", err)
+	}
+	dl := b.deadLetters(t, 1)[0]
+	for _, s := range []string{"timed out", stuck.Def.Name, b.queue, "abandoned"} {
+		if !strings.Contains(dl.Error, s) {
+			t.Errorf("dead letter error %q does not mention %q", dl.Error, s)
+		}
+	}
+	if dl.Attempts != 2 || stuckRuns.Load() != 2 || w.Abandoned() != 2 {
+		t.Fatalf("attempts %d, runs %d, abandoned %d; want 2 each", dl.Attempts, stuckRuns.Load(), w.Abandoned())
+	}
+}
+
+// Fifty concurrent enqueues of one unique key make exactly one task; the
+// key frees when the task completes, and at the end of its window.
+func testUniqueUnderContention(t *testing.T, factory func(t *testing.T) runtime.Transport) {
+	b := setupRel(t, factory)
+	task := b.task("rel.Unique", 0)
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		handles  []*runtime.Handle[int]
+		dups     int
+		unwanted []error
+	)
+	for i := range 50 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			h, err := runtime.Enqueue(t.Context(), b.c, task, &addArgs{A: i, B: 1}, runtime.UniqueKey("k"))
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				handles = append(handles, h)
+			case errors.Is(err, runtime.ErrDuplicate):
+				dups++
+			default:
+				unwanted = append(unwanted, err)
+			}
+		}()
+	}
+	wg.Wait()
+	if len(handles) != 1 || dups != 49 || len(unwanted) != 0 {
+		t.Fatalf("50 concurrent enqueues of one key: %d tasks, %d duplicates, errors %v; want 1 and 49", len(handles), dups, unwanted)
+	}
+	w := b.worker(runtime.WorkerConfig{})
+	register(t, w, task, func(_ context.Context, a *addArgs) (int, error) { return a.A + a.B, nil })
+	startWorker(t, w)
+	if _, err := handles[0].Get(waitCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.enqueue(t, task, 1, runtime.UniqueKey("k")).Get(waitCtx(t)); err != nil {
+		t.Fatalf("the key did not free on completion: %v", err)
+	}
+
+	// A window's end frees the key of a task that never ran.
+	idle := flowTask("rel.Idle", b.queue+".idle")
+	idle.Def.Unique = 500 * time.Millisecond
+	if _, err := runtime.Enqueue(t.Context(), b.c, idle, &addArgs{A: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := runtime.Enqueue(t.Context(), b.c, idle, &addArgs{A: 1}); !errors.Is(err, runtime.ErrDuplicate) {
+		t.Fatalf("second enqueue within the window: %v; want runtime.ErrDuplicate", err)
+	}
+	waitFor(t, "the unique window to end", func() bool {
+		_, err := runtime.Enqueue(t.Context(), b.c, idle, &addArgs{A: 1})
+		return err == nil
+	})
+}
+
+// Tasks with one singleton key never run at the same time, even on two
+// workers with free slots; the ones deferred meanwhile use up none of
+// their retries.
+func testSingletonNeverOverlaps(t *testing.T, factory func(t *testing.T) runtime.Transport) {
+	b := setupRel(t, factory)
+	task := b.task("rel.Single", 0)
+	free := b.task("rel.Free", 0)
+	var running, most atomic.Int32
+	handler := func(ctx context.Context, a *addArgs) (int, error) {
+		n := running.Add(1)
+		defer running.Add(-1)
+		for {
+			m := most.Load()
+			if n <= m || most.CompareAndSwap(m, n) {
+				break
+			}
+		}
+		time.Sleep(30 * time.Millisecond)
+		if info, _ := runtime.Info(ctx); info.Attempt != 0 {
+			return 0, fmt.Errorf("attempt %d", info.Attempt)
+		}
+		return a.A + a.B, nil
+	}
+	for range 2 {
+		w := b.worker(runtime.WorkerConfig{Concurrency: 4})
+		register(t, w, task, handler)
+		register(t, w, free, func(_ context.Context, a *addArgs) (int, error) { return a.A, nil })
+		startWorker(t, w)
+	}
+	var hs []*runtime.Handle[int]
+	for i := range 6 {
+		hs = append(hs, b.enqueue(t, task, i, runtime.Singleton("only-one")))
+	}
+	if _, err := b.enqueue(t, free, 1).Get(waitCtx(t)); err != nil {
+		t.Fatalf("a task without the key: %v", err)
+	}
+	for i, h := range hs {
+		if got, err := h.Get(waitCtx(t)); err != nil || got != i+1 {
+			t.Fatalf("singleton task %d: %d, %v", i, got, err)
+		}
+	}
+	if m := most.Load(); m != 1 {
+		t.Fatalf("%d singleton tasks ran at once; want 1", m)
+	}
+}
+
+// Cancelling Run hands back what has not started at once and, after the
+// drain timeout, the tasks whose handlers were cancelled: another worker
+// then runs every one, none counted as a failed attempt.
+func testDrainLosesNothing(t *testing.T, factory func(t *testing.T) runtime.Transport) {
+	b := setupRel(t, factory)
+	task := b.task("rel.Drain", 0)
+	var hs []*runtime.Handle[int]
+	for i := range 6 {
+		hs = append(hs, b.enqueue(t, task, i))
+	}
+	first := b.worker(runtime.WorkerConfig{Concurrency: 2, DrainTimeout: 200 * time.Millisecond})
+	started := make(chan struct{}, 6)
+	register(t, first, task, func(ctx context.Context, _ *addArgs) (int, error) {
+		started <- struct{}{}
+		<-ctx.Done() // runs until cancelled by the drain timeout
+		return 0, ctx.Err()
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- first.Run(ctx) }()
+	for range 2 {
+		select {
+		case <-started:
+		case <-time.After(eventually):
+			cancel()
+			t.Fatal("the first worker never started two tasks")
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run after a drain: %v", err)
+	}
+
+	second := b.worker(runtime.WorkerConfig{Concurrency: 4})
+	infos := make(chan runtime.TaskInfo, 6)
+	register(t, second, task, func(ctx context.Context, a *addArgs) (int, error) {
+		info, _ := runtime.Info(ctx)
+		infos <- info
+		return a.A + a.B, nil
+	})
+	startWorker(t, second)
+	for i, h := range hs {
+		if got, err := h.Get(waitCtx(t)); err != nil || got != i+1 {
+			t.Fatalf("task %d after the drain: %d, %v", i, got, err)
+		}
+	}
+	for range 6 {
+		if info := <-infos; info.Attempt != 0 {
+			t.Fatalf("task %s ran as attempt %d; a drain must not count as a failure", info.ID, info.Attempt)
+		}
+	}
+	if dls, err := b.tr.DeadLetters(t.Context(), b.queue, 0); err != nil || len(dls) != 0 {
+		t.Fatalf("DeadLetters = %+v, %v; want none", dls, err)
+	}
+}
