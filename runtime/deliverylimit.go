@@ -56,6 +56,10 @@ func crashes(d *Delivery, env *Envelope) int {
 func (w *Worker) overDeliveryLimit(d *Delivery, env *Envelope) bool {
 	n := crashes(d, env)
 	if w.cfg.DeliveryLimit < 0 || n < w.cfg.DeliveryLimit {
+		if n > 0 {
+			w.log.Warn("taskgen: task redelivered after its worker died or lost its lease; not counted as a failure",
+				"task", env.Task, "id", env.ID, "queue", env.Queue, "crashes", n, "delivery_limit", w.cfg.DeliveryLimit)
+		}
 		return false
 	}
 	w.deadLetter(d, env, ReasonDeliveryLimit, fmt.Errorf("abandoned %d times, the delivery limit: each time its worker died or lost its lease before settling it", n))

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"time"
 )
 
@@ -21,8 +22,8 @@ const singletonRetry = 250 * time.Millisecond
 // this uses up none of its retries. The lock is taken in the worker's
 // store with a TTL of the worker's lease, renewed while the handler runs,
 // so a worker that dies frees it within one lease. The worker needs a
-// store; without one the task fails as undecodable would, with a clear
-// error.
+// store; without one the task is dead-lettered with an error that says
+// so. TryLock takes the same lock outside a task.
 func Singleton(key string) Option {
 	return optionFunc(func(o *callOptions) { o.singleton = key })
 }
@@ -141,4 +142,62 @@ func (l *lock) release(ctx context.Context) error {
 		return err
 	}
 	return l.store.Delete(ctx, l.key)
+}
+
+// ErrLocked is returned by TryLock while another holder has the lock.
+var ErrLocked = errors.New("taskgen: lock is held")
+
+// ErrLockLost is returned by Lock.Extend once the lock has expired, and
+// may be another holder's.
+var ErrLockLost = errors.New("taskgen: lock lost")
+
+// Lock is an overlap lock held in a Store with a TTL: the same lock that
+// tasks enqueued with Singleton(key) take, so code outside a task can keep
+// them from running, and the reverse. Get one with TryLock.
+type Lock struct{ l lock }
+
+// TryLock takes the lock key in store for ttl and returns it, or
+// ErrLocked while someone else holds it. The holder renews it with Extend
+// before ttl passes and releases it with Unlock; a holder that dies frees
+// it at the end of its TTL.
+func TryLock(ctx context.Context, store Store, key string, ttl time.Duration) (*Lock, error) {
+	switch {
+	case store == nil:
+		return nil, fmt.Errorf("taskgen: lock %q: %w", key, ErrNoStore)
+	case key == "":
+		return nil, errors.New("taskgen: lock: empty key")
+	case ttl <= 0:
+		return nil, fmt.Errorf("taskgen: lock %q: TTL %v is not positive", key, ttl)
+	}
+	l := &Lock{lock{store: store, key: lockStoreKey(key), owner: newTaskID(), ttl: ttl}}
+	got, err := l.l.take(ctx)
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("taskgen: lock %q: %w", key, err)
+	case !got:
+		return nil, fmt.Errorf("taskgen: lock %q: %w", key, ErrLocked)
+	}
+	return l, nil
+}
+
+// Extend renews the lock for another TTL. It returns ErrLockLost when
+// the lock is no longer the holder's.
+func (l *Lock) Extend(ctx context.Context) error {
+	held, err := l.l.owned(ctx)
+	switch {
+	case err != nil:
+		return fmt.Errorf("taskgen: extend lock %q: %w", strings.TrimPrefix(l.l.key, "lock:"), err)
+	case !held:
+		return fmt.Errorf("taskgen: extend lock %q: %w", strings.TrimPrefix(l.l.key, "lock:"), ErrLockLost)
+	}
+	return l.l.store.Put(ctx, l.l.key, []byte(l.l.owner), l.l.ttl)
+}
+
+// Unlock releases the lock if it is still the holder's; a lock that has
+// expired meanwhile is left to its new holder.
+func (l *Lock) Unlock(ctx context.Context) error {
+	if err := l.l.release(ctx); err != nil {
+		return fmt.Errorf("taskgen: unlock %q: %w", strings.TrimPrefix(l.l.key, "lock:"), err)
+	}
+	return nil
 }

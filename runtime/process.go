@@ -74,7 +74,7 @@ func (w *Worker) run(ctx context.Context, env *Envelope, d *Delivery, h Handler,
 	tc := &taskCtx{
 		info: TaskInfo{
 			ID: env.ID, Task: env.Task, Queue: env.Queue,
-			Attempt: env.Attempt, Retries: env.Retries, Deliveries: d.Deliveries,
+			Attempt: env.Attempt, Retries: env.Retries, Deliveries: d.Deliveries, Crashes: crashes(d, env),
 			WorkflowID: env.WorkflowID, NodeID: env.NodeID,
 			Headers: env.Headers, Request: env.Request,
 		},

@@ -44,38 +44,23 @@ func TestBackoffOption(t *testing.T) {
 	}
 }
 
-// A singleton lock left by a worker that died frees at the end of its TTL,
-// and the task waiting for it then runs, its retries untouched.
-func TestSingletonLockOfDeadWorkerExpires(t *testing.T) {
+// TryLock rejects what cannot be a lock, before it touches the store.
+func TestTryLockArguments(t *testing.T) {
 	t.Parallel()
 	b := setup(t, runtime.WorkerConfig{})
-	task := newTask("test.Single", "q", 0)
-	started := make(chan runtime.TaskInfo, 1)
-	b.register(t, task, func(ctx context.Context, a *addArgs) (int, error) {
-		info, _ := runtime.Info(ctx)
-		started <- info
-		return a.A + a.B, nil
-	})
-	const ttl = 400 * time.Millisecond
-	// The lock as a dead worker's would be: taken, never released.
-	if err := b.tr.Put(t.Context(), "lock:report", []byte("dead"), ttl); err != nil {
-		t.Fatal(err)
-	}
-	taken := time.Now()
-	h := b.enqueue(t, task, 1, 2, runtime.Singleton("report"))
-	b.start(t)
-	if got, err := h.Get(waitCtx(t)); err != nil || got != 3 {
-		t.Fatalf("Get = %d, %v", got, err)
-	}
-	info := <-started
-	if since := time.Since(taken); since < ttl {
-		t.Fatalf("ran %v after the lock was taken, before its %v TTL", since, ttl)
-	}
-	if info.Attempt != 0 {
-		t.Fatalf("deferrals counted as attempts: attempt %d", info.Attempt)
-	}
-	if _, err := b.tr.Get(t.Context(), "lock:report"); !errors.Is(err, runtime.ErrNotFound) {
-		t.Fatalf("the lock is still held after the task: %v", err)
+	for _, c := range []struct {
+		store runtime.Store
+		key   string
+		ttl   time.Duration
+		want  string
+	}{
+		{nil, "k", time.Second, "no result store"},
+		{b.tr, "", time.Second, "empty key"},
+		{b.tr, "k", 0, "not positive"},
+	} {
+		if _, err := runtime.TryLock(t.Context(), c.store, c.key, c.ttl); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("TryLock(%v, %q, %v) = %v; want an error saying %q", c.store != nil, c.key, c.ttl, err, c.want)
+		}
 	}
 }
 

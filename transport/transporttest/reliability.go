@@ -1,9 +1,11 @@
 package transporttest
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -27,13 +29,17 @@ func RunReliability(t *testing.T, factory func(t *testing.T) runtime.Transport) 
 	t.Run("reliability", func(t *testing.T) {
 		t.Parallel()
 		for name, run := range map[string]func(*testing.T, func(*testing.T) runtime.Transport){
-			"CrashIsNotAFailure":     testCrashIsNotAFailure,
-			"DeliveryLimit":          testDeliveryLimit,
-			"DeadLetterRecords":      testDeadLetterRecords,
-			"TimeoutAbandonsHandler": testTimeoutAbandonsHandler,
-			"UniqueUnderContention":  testUniqueUnderContention,
-			"SingletonNeverOverlaps": testSingletonNeverOverlaps,
-			"DrainLosesNothing":      testDrainLosesNothing,
+			"CrashIsNotAFailure":      testCrashIsNotAFailure,
+			"DeliveryLimit":           testDeliveryLimit,
+			"DeadLetterRecords":       testDeadLetterRecords,
+			"TimeoutAbandonsHandler":  testTimeoutAbandonsHandler,
+			"UniqueUnderContention":   testUniqueUnderContention,
+			"SingletonNeverOverlaps":  testSingletonNeverOverlaps,
+			"DrainLosesNothing":       testDrainLosesNothing,
+			"DrainHandsBackAtOnce":    testDrainHandsBackAtOnce,
+			"RetryPolicy":             testRetryPolicy,
+			"ExpiredIsRecorded":       testExpiredIsRecorded,
+			"LockOfDeadHolderExpires": testLockOfDeadHolderExpires,
 		} {
 			t.Run(name, func(t *testing.T) {
 				t.Parallel()
@@ -70,7 +76,9 @@ func (b *relBundle) task(name string, retries int) *runtime.Task[int] {
 // worker returns a quiet worker on the case's queue.
 func (b *relBundle) worker(cfg runtime.WorkerConfig) *runtime.Worker {
 	cfg.Queues = []string{b.queue}
-	cfg.Logger = quietLogger()
+	if cfg.Logger == nil {
+		cfg.Logger = quietLogger()
+	}
 	return runtime.NewWorker(b.tr, cfg)
 }
 
@@ -119,7 +127,8 @@ func testCrashIsNotAFailure(t *testing.T, factory func(t *testing.T) runtime.Tra
 	task := b.task("rel.Once", 0)
 	h := b.enqueue(t, task, 1)
 	b.lapse(t, h.ID())
-	w := b.worker(runtime.WorkerConfig{Lease: 2 * time.Second})
+	logs := new(logBuffer)
+	w := b.worker(runtime.WorkerConfig{Lease: 2 * time.Second, Logger: logs.logger()})
 	infos := make(chan runtime.TaskInfo, 4)
 	register(t, w, task, func(ctx context.Context, a *addArgs) (int, error) {
 		info, _ := runtime.Info(ctx)
@@ -131,9 +140,12 @@ func testCrashIsNotAFailure(t *testing.T, factory func(t *testing.T) runtime.Tra
 		t.Fatalf("Get = %d, %v; want 2", got, err)
 	}
 	info := <-infos
-	if info.Attempt != 0 || info.Deliveries < 2 {
-		t.Fatalf("after a crash the handler saw attempt %d, delivery %d; want attempt 0 (a crash is not a failure), delivery 2 or more",
-			info.Attempt, info.Deliveries)
+	if info.Attempt != 0 || info.Deliveries < 2 || info.Crashes != info.Deliveries-1 {
+		t.Fatalf("after a crash the handler saw attempt %d, delivery %d, crashes %d; want attempt 0 (a crash is not a failure), delivery 2 or more, every earlier one a crash",
+			info.Attempt, info.Deliveries, info.Crashes)
+	}
+	if log := logs.String(); !strings.Contains(log, "redelivered after its worker died") || !strings.Contains(log, "crashes=") {
+		t.Fatalf("the crash was not logged:\n%s", log)
 	}
 	if dls, err := b.tr.DeadLetters(t.Context(), b.queue, 0); err != nil || len(dls) != 0 {
 		t.Fatalf("DeadLetters = %+v, %v; want none", dls, err)
@@ -254,24 +266,39 @@ func testDeadLetterRecords(t *testing.T, factory func(t *testing.T) runtime.Tran
 	}
 }
 
-// A handler that ignores its ctx is abandoned once its timeout and grace
-// have passed: the worker, with a single slot, keeps serving other tasks,
-// and the stuck task retries, then is dead-lettered as timed out.
+// A task's timeout is its handler's ctx deadline: a handler that honours
+// it fails the attempt, which retries. A handler that ignores its ctx is
+// abandoned once its timeout and grace have passed, counted and logged:
+// the worker, with a single slot, keeps serving other tasks, and the stuck
+// task retries, then is dead-lettered as timed out.
 func testTimeoutAbandonsHandler(t *testing.T, factory func(t *testing.T) runtime.Transport) {
 	b := setupRel(t, factory)
 	stuck := b.task("rel.Stuck", 1)
+	polite := b.task("rel.Polite", 1)
 	fine := b.task("rel.Fine", 0)
-	w := b.worker(runtime.WorkerConfig{Concurrency: 1, TimeoutGrace: 100 * time.Millisecond})
+	logs := new(logBuffer)
+	w := b.worker(runtime.WorkerConfig{Concurrency: 1, TimeoutGrace: 100 * time.Millisecond, Logger: logs.logger()})
 	unblock := make(chan struct{})
 	t.Cleanup(func() { close(unblock) }) // the abandoned handlers return at the end
-	var stuckRuns atomic.Int32
+	var stuckRuns, politeRuns atomic.Int32
 	register(t, w, stuck, func(context.Context, *addArgs) (int, error) {
 		stuckRuns.Add(1)
 		<-unblock // ignores its ctx
 		return 0, nil
 	})
+	const timeout = 200 * time.Millisecond
+	register(t, w, polite, func(ctx context.Context, _ *addArgs) (int, error) {
+		politeRuns.Add(1)
+		deadline, ok := ctx.Deadline()
+		if left := time.Until(deadline); !ok || left > timeout {
+			return 0, runtime.Permanent(fmt.Errorf("ctx deadline %v away (set: %v); want at most the %v timeout", left, ok, timeout))
+		}
+		<-ctx.Done()
+		return 0, ctx.Err()
+	})
 	register(t, w, fine, func(_ context.Context, a *addArgs) (int, error) { return a.A + a.B, nil })
-	hs := b.enqueue(t, stuck, 0, runtime.Timeout(200*time.Millisecond))
+	hs := b.enqueue(t, stuck, 0, runtime.Timeout(timeout))
+	hp := b.enqueue(t, polite, 0, runtime.Timeout(timeout))
 	var hs2 []*runtime.Handle[int]
 	for i := range 5 {
 		hs2 = append(hs2, b.enqueue(t, fine, i))
@@ -286,14 +313,31 @@ func testTimeoutAbandonsHandler(t *testing.T, factory func(t *testing.T) runtime
 	if err == nil || !strings.Contains(err.Error(), "timed out") {
 		t.Fatalf("stuck task: Wait = %v; want a timeout", err)
 	}
-	dl := b.deadLetters(t, 1)[0]
-	for _, s := range []string{"timed out", stuck.Def.Name, b.queue, "abandoned"} {
-		if !strings.Contains(dl.Error, s) {
-			t.Errorf("dead letter error %q does not mention %q", dl.Error, s)
+	if err := hp.Wait(waitCtx(t)); err == nil || !strings.Contains(err.Error(), context.DeadlineExceeded.Error()) {
+		t.Fatalf("task honouring its timeout: Wait = %v; want %v", err, context.DeadlineExceeded)
+	}
+	dls := b.deadLetters(t, 2)
+	for _, dl := range dls {
+		switch dl.ID {
+		case hs.ID():
+			for _, s := range []string{"timed out", stuck.Def.Name, b.queue, "abandoned"} {
+				if !strings.Contains(dl.Error, s) {
+					t.Errorf("dead letter error %q does not mention %q", dl.Error, s)
+				}
+			}
+			if dl.Attempts != 2 || stuckRuns.Load() != 2 || w.Abandoned() != 2 {
+				t.Fatalf("attempts %d, runs %d, abandoned %d; want 2 each", dl.Attempts, stuckRuns.Load(), w.Abandoned())
+			}
+		case hp.ID():
+			if dl.Attempts != 2 || politeRuns.Load() != 2 || dl.Reason != runtime.ReasonFailed {
+				t.Fatalf("task honouring its timeout: attempts %d, runs %d, reason %s; want 2, 2, failed", dl.Attempts, politeRuns.Load(), dl.Reason)
+			}
+		default:
+			t.Fatalf("unexpected dead letter %+v", dl)
 		}
 	}
-	if dl.Attempts != 2 || stuckRuns.Load() != 2 || w.Abandoned() != 2 {
-		t.Fatalf("attempts %d, runs %d, abandoned %d; want 2 each", dl.Attempts, stuckRuns.Load(), w.Abandoned())
+	if log := logs.String(); strings.Count(log, "abandoned") < 2 || !strings.Contains(log, stuck.Def.Name) {
+		t.Fatalf("the abandoned handlers were not logged:\n%s", log)
 	}
 }
 
@@ -456,3 +500,267 @@ func testDrainLosesNothing(t *testing.T, factory func(t *testing.T) runtime.Tran
 		t.Fatalf("DeadLetters = %+v, %v; want none", dls, err)
 	}
 }
+
+// Cancelling Run stops fetching and hands back at once the tasks not
+// started: another worker runs them while the first still drains, and the
+// running handlers finish within the drain timeout, each task run once.
+func testDrainHandsBackAtOnce(t *testing.T, factory func(t *testing.T) runtime.Transport) {
+	b := setupRel(t, factory)
+	task := b.task("rel.Drain", 0)
+	var hs []*runtime.Handle[int]
+	for i := range 6 {
+		hs = append(hs, b.enqueue(t, task, i))
+	}
+	var (
+		mu   sync.Mutex
+		runs = make(map[int]int)
+	)
+	count := func(a *addArgs) {
+		mu.Lock()
+		defer mu.Unlock()
+		runs[a.A]++
+	}
+	first := b.worker(runtime.WorkerConfig{Concurrency: 2, DrainTimeout: time.Minute})
+	started := make(chan struct{}, 6)
+	finish := make(chan struct{})
+	register(t, first, task, func(_ context.Context, a *addArgs) (int, error) {
+		count(a)
+		started <- struct{}{}
+		<-finish // finishes only when the case says so, past the cancel
+		return a.A + a.B, nil
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	var runErr error
+	stopped := make(chan struct{})
+	go func() { runErr = first.Run(ctx); close(stopped) }()
+	var once sync.Once
+	release := func() { once.Do(func() { close(finish) }) }
+	defer func() { cancel(); release(); <-stopped }()
+	for range 2 {
+		select {
+		case <-started:
+		case <-time.After(eventually):
+			t.Fatal("the first worker never started two tasks")
+		}
+	}
+	cancel()
+
+	second := b.worker(runtime.WorkerConfig{Concurrency: 4})
+	register(t, second, task, func(_ context.Context, a *addArgs) (int, error) {
+		count(a)
+		return a.A + a.B, nil
+	})
+	startWorker(t, second)
+	waitFor(t, "the second worker to run the 4 tasks the first had not started", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(runs) == 6
+	})
+	select {
+	case <-stopped:
+		t.Fatalf("the first worker's Run returned (%v) while its handlers ran", runErr)
+	default:
+	}
+	release()
+	<-stopped
+	if runErr != nil {
+		t.Fatalf("Run after a drain: %v", runErr)
+	}
+	for i, h := range hs {
+		if got, err := h.Get(waitCtx(t)); err != nil || got != i+1 {
+			t.Fatalf("task %d: %d, %v", i, got, err)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for a, n := range runs {
+		if n != 1 {
+			t.Errorf("task %d ran %d times", a, n)
+		}
+	}
+}
+
+// A task's retry waits for its call's Backoff rather than its
+// annotation's, or for the RetryAfter its handler returned; a Permanent
+// error dead-letters it at once, with its retries unused.
+func testRetryPolicy(t *testing.T, factory func(t *testing.T) runtime.Transport) {
+	b := setupRel(t, factory)
+	task := b.task("rel.Retry", 3) // backoff 1ms..5ms
+	const (
+		backoff = 300 * time.Millisecond
+		after   = 400 * time.Millisecond
+	)
+	var (
+		mu   sync.Mutex
+		runs = make(map[int][]time.Time)
+	)
+	w := b.worker(runtime.WorkerConfig{})
+	register(t, w, task, func(_ context.Context, a *addArgs) (int, error) {
+		mu.Lock()
+		runs[a.A] = append(runs[a.A], time.Now())
+		n := len(runs[a.A])
+		mu.Unlock()
+		switch {
+		case a.A == 3:
+			return 0, runtime.Permanent(errors.New("bad input"))
+		case n > 1:
+			return a.A + a.B, nil
+		case a.A == 2:
+			return 0, runtime.RetryAfter(errors.New("busy"), after)
+		default:
+			return 0, errors.New("once")
+		}
+	})
+	hb := b.enqueue(t, task, 1, runtime.Backoff(backoff, backoff))
+	ha := b.enqueue(t, task, 2)
+	hp := b.enqueue(t, task, 3)
+	startWorker(t, w)
+	for _, c := range []struct {
+		h    *runtime.Handle[int]
+		a    int
+		wait time.Duration
+		what string
+	}{{hb, 1, backoff, "the call's Backoff"}, {ha, 2, after, "RetryAfter"}} {
+		if got, err := c.h.Get(waitCtx(t)); err != nil || got != c.a+1 {
+			t.Fatalf("task %d: %d, %v", c.a, got, err)
+		}
+		mu.Lock()
+		r := runs[c.a]
+		mu.Unlock()
+		if len(r) != 2 {
+			t.Fatalf("task %d ran %d times, want 2", c.a, len(r))
+		}
+		if gap := r[1].Sub(r[0]); gap < c.wait {
+			t.Errorf("task %d retried %v after its failure, before the %v of %s", c.a, gap, c.wait, c.what)
+		}
+	}
+	if err := hp.Wait(waitCtx(t)); err == nil || !strings.Contains(err.Error(), "bad input") {
+		t.Fatalf("permanent failure: Wait = %v; want bad input", err)
+	}
+	dl := b.deadLetters(t, 1)[0]
+	mu.Lock()
+	n := len(runs[3])
+	mu.Unlock()
+	if dl.ID != hp.ID() || dl.Reason != runtime.ReasonFailed || dl.Attempts != 1 || n != 1 || len(dl.Errors) != 1 {
+		t.Fatalf("permanent failure: dead letter %s reason %s attempts %d, %d errors, %d runs; want %s failed after 1 run",
+			dl.ID, dl.Reason, dl.Attempts, len(dl.Errors), n, hp.ID())
+	}
+}
+
+// A task not started before it expires is dead-lettered as expired,
+// never run, and recorded as expired; one that has not expired runs.
+func testExpiredIsRecorded(t *testing.T, factory func(t *testing.T) runtime.Transport) {
+	b := setupRel(t, factory)
+	task := b.task("rel.Expiring", 0)
+	var ran atomic.Int32
+	w := b.worker(runtime.WorkerConfig{})
+	register(t, w, task, func(_ context.Context, a *addArgs) (int, error) {
+		if a.A == 1 {
+			ran.Add(1)
+		}
+		return a.A + a.B, nil
+	})
+	h := b.enqueue(t, task, 1, runtime.Expires(50*time.Millisecond))
+	fresh := b.enqueue(t, task, 2, runtime.Expires(time.Hour))
+	time.Sleep(150 * time.Millisecond)
+	startWorker(t, w)
+	if got, err := fresh.Get(waitCtx(t)); err != nil || got != 3 {
+		t.Fatalf("a task within its expiry: %d, %v", got, err)
+	}
+	if err := h.Wait(waitCtx(t)); err == nil || !strings.Contains(err.Error(), "expired") {
+		t.Fatalf("Wait = %v; want expired", err)
+	}
+	if r, err := h.Status(t.Context()); err != nil || r.State != runtime.StateExpired {
+		t.Fatalf("Status = %+v, %v; want state %s", r, err, runtime.StateExpired)
+	}
+	dl := b.deadLetters(t, 1)[0]
+	if dl.ID != h.ID() || dl.Reason != runtime.ReasonExpired || dl.Task != task.Def.Name || !strings.Contains(dl.Error, "not started before") {
+		t.Fatalf("dead letter %+v; want %s expired", dl, h.ID())
+	}
+	if n := ran.Load(); n != 0 {
+		t.Fatalf("the expired task ran %d times", n)
+	}
+}
+
+// A lock taken with TryLock excludes other holders and Singleton tasks of
+// its key; left by a holder that died (never released), it frees at the
+// end of its TTL, and the singleton task waiting for it then runs, its
+// retries untouched. Unlock frees a lock at once; Extend renews it, and
+// fails once it has expired.
+func testLockOfDeadHolderExpires(t *testing.T, factory func(t *testing.T) runtime.Transport) {
+	b := setupRel(t, factory)
+	key := b.queue + ".report"
+	const ttl = 400 * time.Millisecond
+	if _, err := runtime.TryLock(t.Context(), b.store, key, ttl); err != nil {
+		t.Fatalf("TryLock: %v", err)
+	}
+	taken := time.Now()
+	if _, err := runtime.TryLock(t.Context(), b.store, key, ttl); !errors.Is(err, runtime.ErrLocked) {
+		t.Fatalf("second TryLock = %v; want runtime.ErrLocked", err)
+	}
+	task := b.task("rel.Single", 0)
+	w := b.worker(runtime.WorkerConfig{})
+	infos := make(chan runtime.TaskInfo, 1)
+	register(t, w, task, func(ctx context.Context, a *addArgs) (int, error) {
+		info, _ := runtime.Info(ctx)
+		infos <- info
+		return a.A + a.B, nil
+	})
+	h := b.enqueue(t, task, 1, runtime.Singleton(key))
+	startWorker(t, w)
+	if got, err := h.Get(waitCtx(t)); err != nil || got != 2 {
+		t.Fatalf("Get = %d, %v", got, err)
+	}
+	if since := time.Since(taken); since < ttl {
+		t.Fatalf("ran %v after the lock was taken, before its %v TTL", since, ttl)
+	}
+	if info := <-infos; info.Attempt != 0 {
+		t.Fatalf("deferrals counted as attempts: attempt %d", info.Attempt)
+	}
+
+	// The task released the lock; a live holder unlocks at once.
+	lk, err := runtime.TryLock(t.Context(), b.store, key, ttl)
+	if err != nil {
+		t.Fatalf("TryLock after the task: %v", err)
+	}
+	if err := lk.Extend(t.Context()); err != nil {
+		t.Fatalf("Extend: %v", err)
+	}
+	if err := lk.Unlock(t.Context()); err != nil {
+		t.Fatalf("Unlock: %v", err)
+	}
+	lk, err = runtime.TryLock(t.Context(), b.store, key, 100*time.Millisecond)
+	if err != nil {
+		t.Fatalf("TryLock after Unlock: %v", err)
+	}
+	waitFor(t, "the lock's TTL to pass", func() bool {
+		_, err := runtime.TryLock(t.Context(), b.store, key, ttl)
+		if err != nil && !errors.Is(err, runtime.ErrLocked) {
+			t.Fatalf("TryLock: %v", err)
+		}
+		return err == nil
+	})
+	if err := lk.Extend(t.Context()); !errors.Is(err, runtime.ErrLockLost) {
+		t.Fatalf("Extend of an expired lock = %v; want runtime.ErrLockLost", err)
+	}
+}
+
+// logBuffer collects a worker's logs for a case to read.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+func (l *logBuffer) logger() *slog.Logger { return slog.New(slog.NewTextHandler(l, nil)) }
