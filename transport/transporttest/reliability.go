@@ -277,7 +277,7 @@ func testTimeoutAbandonsHandler(t *testing.T, factory func(t *testing.T) runtime
 	polite := b.task("rel.Polite", 1)
 	fine := b.task("rel.Fine", 0)
 	logs := new(logBuffer)
-	w := b.worker(runtime.WorkerConfig{Concurrency: 1, TimeoutGrace: 100 * time.Millisecond, Logger: logs.logger()})
+	w := b.worker(runtime.WorkerConfig{Concurrency: 1, TimeoutGrace: time.Second, Logger: logs.logger()})
 	unblock := make(chan struct{})
 	t.Cleanup(func() { close(unblock) }) // the abandoned handlers return at the end
 	var stuckRuns, politeRuns atomic.Int32
