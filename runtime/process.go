@@ -40,14 +40,22 @@ func (w *Worker) process(ctx context.Context, d *Delivery, release func()) {
 		return
 	}
 
+	if w.dropRevoked(d, env) { // cancel.go
+		return
+	}
+
 	// The handler starts without waiting for the active record to be
 	// written: Progress, and the outcome written below, wait for it, so
 	// the record still goes pending → active → outcome.
 	recorded := w.putRecordAsync(env, StateActive)
-	result, err := w.run(ctx, env, d, reg.handler, recorded)
+	tctx, unwatch := w.revokes.watch(ctx, w, env)
+	result, err := w.run(tctx, env, d, reg.handler, recorded)
+	revoked := unwatch()
 	release()
 	<-recorded
 	switch {
+	case revoked && err != nil:
+		w.settleRevoked(d, env, err)
 	case err == nil:
 		w.succeed(d, env, result)
 	case ctx.Err() != nil:
@@ -282,7 +290,7 @@ func (w *Worker) flow() (*flow, error) {
 	if !ok {
 		return nil, ErrNoWorkflowStore
 	}
-	return &flow{tr: w.tr, store: ws, ttl: defaultWorkflowTTL, claim: w.cfg.Lease / 2}, nil
+	return &flow{tr: w.tr, store: ws, ttl: defaultWorkflowTTL, claim: w.cfg.Lease / 2, cache: &w.nodes}, nil
 }
 
 // putRecord writes the task's state; a store failure is logged, not fatal,

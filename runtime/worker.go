@@ -57,6 +57,8 @@ type Worker struct {
 	mu       sync.Mutex
 	handlers map[string]*registered
 	running  bool
+	nodes    nodeCache // workflow nodes read (nodecache.go)
+	revokes  revokeSet // running tasks watched for Handle.Cancel (cancel.go)
 }
 
 type registered struct {

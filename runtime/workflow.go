@@ -56,16 +56,24 @@ func Submit[R any](ctx context.Context, c *Client, sig Sig[R]) (*Handle[R], erro
 	if err != nil {
 		return nil, err
 	}
-	f := &flow{tr: c.tr, store: ws, ttl: defaultWorkflowTTL, fresh: true}
 	wf := newTaskID()
 	nodes, err := flatten(sig.n)
 	if err != nil {
 		return nil, fmt.Errorf("taskgen: submit workflow: %w", err)
 	}
+	// The graph goes to the store in one bulk write, and the first tasks
+	// in one batch publish; starting reads the graph from memory.
+	entries := make([]KeyValue, len(nodes))
 	for id, n := range nodes {
-		if err := f.putNode(ctx, wf, id, n); err != nil {
-			return nil, fmt.Errorf("taskgen: submit workflow %s: %w", wf, err)
+		b, err := json.Marshal(n)
+		if err != nil {
+			return nil, fmt.Errorf("taskgen: submit workflow %s: node %d: %w", wf, id, err)
 		}
+		entries[id] = KeyValue{Key: nodeKey(wf, id), Value: b}
+	}
+	f := &flow{tr: c.tr, store: ws, ttl: defaultWorkflowTTL, fresh: true, graph: nodes, outbox: []*Message{}}
+	if err := putMany(ctx, ws, entries, f.ttl); err != nil {
+		return nil, fmt.Errorf("taskgen: submit workflow %s: store the graph: %w", wf, err)
 	}
 	var req *Request
 	if r, ok := RequestFrom(ctx); ok {
@@ -74,7 +82,12 @@ func Submit[R any](ctx context.Context, c *Client, sig Sig[R]) (*Handle[R], erro
 	if err := f.start(ctx, wf, 0, nil, req); err != nil {
 		return nil, fmt.Errorf("taskgen: submit workflow %s: %w", wf, err)
 	}
-	return NewHandle(wf, Store(ws), sig.decode), nil
+	if err := publishAll(ctx, c.tr, f.outbox); err != nil {
+		return nil, fmt.Errorf("taskgen: submit workflow %s: %w", wf, err)
+	}
+	h := NewHandle(wf, Store(ws), sig.decode)
+	h.graph = &submitted{wf: wf, nodes: nodes}
+	return h, nil
 }
 
 func (c *Client) workflowStore() (WorkflowStore, error) {
@@ -192,6 +205,12 @@ type flow struct {
 	// claim is how long a finisher holds the start of the next node;
 	// shorter than the worker's lease.
 	claim time.Duration
+	// graph is the workflow being submitted, read from memory rather than
+	// the store; cache keeps nodes read before, which never change.
+	graph []*wfNode
+	cache *nodeCache
+	// outbox, when not nil, collects the messages to publish in one batch.
+	outbox []*Message
 }
 
 // Keys share the workflow's hash tag, so a clustered store keeps a
@@ -202,20 +221,30 @@ func joinKey(wf string, id int) string   { return "wf:{" + wf + "}:j:" + strconv
 func startKey(wf string, id int) string  { return "wf:{" + wf + "}:s:" + strconv.Itoa(id) }
 func failedKey(wf string) string         { return "wf:{" + wf + "}:failed" }
 
+// nodeRecordID is the ID of node id's record: its task's record, for a
+// task; finish writes one for a chain, group or chord inside the tree.
+func nodeRecordID(wf string, id int) string {
+	if id == 0 {
+		return wf
+	}
+	return workflowTaskID(wf, id)
+}
+
 // workflowTaskID is the ID of node id's task: derived, so that publishing
 // it again after a crash is refused as a duplicate rather than run twice.
 func workflowTaskID(wf string, id int) string { return wf + "." + strconv.Itoa(id) }
 
-func (f *flow) putNode(ctx context.Context, wf string, id int, n *wfNode) error {
-	b, err := json.Marshal(n)
-	if err != nil {
-		return err
-	}
-	return f.store.Put(ctx, nodeKey(wf, id), b, f.ttl)
-}
-
+// node returns node id of workflow wf: from the graph being submitted,
+// the cache, or the store.
 func (f *flow) node(ctx context.Context, wf string, id int) (*wfNode, error) {
-	b, err := f.store.Get(ctx, nodeKey(wf, id))
+	if f.graph != nil && id >= 0 && id < len(f.graph) {
+		return f.graph[id], nil
+	}
+	key := nodeKey(wf, id)
+	if n := f.cache.get(key); n != nil {
+		return n, nil
+	}
+	b, err := f.store.Get(ctx, key)
 	if err != nil {
 		return nil, fmt.Errorf("workflow %s node %d: %w", wf, id, err)
 	}
@@ -223,6 +252,7 @@ func (f *flow) node(ctx context.Context, wf string, id int) (*wfNode, error) {
 	if err := json.Unmarshal(b, n); err != nil {
 		return nil, fmt.Errorf("workflow %s node %d: %w", wf, id, err)
 	}
+	f.cache.put(key, n)
 	return n, nil
 }
 
@@ -310,6 +340,10 @@ func (f *flow) publish(ctx context.Context, wf string, id int, n *wfNode, input 
 		return &TaskError{Task: env.Task, ID: env.ID, Queue: env.Queue, Err: err}
 	}
 	msg := &Message{ID: env.ID, Queue: env.Queue, Priority: env.Priority, ETA: env.ETA, Body: env.Marshal()}
+	if f.outbox != nil {
+		f.outbox = append(f.outbox, msg)
+		return nil
+	}
 	if err := f.tr.Publish(ctx, msg); err != nil && !errors.Is(err, ErrDuplicateTask) {
 		return &TaskError{Task: env.Task, ID: env.ID, Queue: env.Queue, Err: fmt.Errorf("publish: %w", err)}
 	}
@@ -335,6 +369,13 @@ func (f *flow) finish(ctx context.Context, wf string, id int, result []byte, req
 	case -1:
 		r := &Record{ID: wf, Task: workflowTask, State: StateSucceeded, Result: result, UpdatedAt: time.Now()}
 		return f.store.PutRecord(ctx, r, f.ttl)
+	}
+	if n.Kind != nodeTask && n.Kind != nodeChunk {
+		// For Handle.Parent: a task's record is its own.
+		r := &Record{ID: workflowTaskID(wf, id), Task: workflowTask, State: StateSucceeded, Result: result, UpdatedAt: time.Now()}
+		if err := f.store.PutRecord(ctx, r, f.ttl); err != nil {
+			return err
+		}
 	}
 	p, err := f.node(ctx, wf, n.Parent)
 	if err != nil {
@@ -392,13 +433,13 @@ func (f *flow) join(ctx context.Context, wf string, id, pos, want int) (bool, er
 // gather returns the results of nodes as a JSON array, in order; with
 // flatten, the results are arrays, and their elements are listed.
 func (f *flow) gather(ctx context.Context, wf string, ids []int, flatten bool) ([]byte, error) {
-	results := make([][]byte, len(ids))
+	keys := make([]string, len(ids))
 	for i, id := range ids {
-		r, err := f.store.Get(ctx, resultKey(wf, id))
-		if err != nil {
-			return nil, fmt.Errorf("workflow %s: result of node %d: %w", wf, id, err)
-		}
-		results[i] = r
+		keys[i] = resultKey(wf, id)
+	}
+	results, err := getMany(ctx, f.store, keys)
+	if err != nil {
+		return nil, fmt.Errorf("workflow %s: results of %d members: %w", wf, len(ids), err)
 	}
 	return joinJSON(results, flatten), nil
 }
@@ -463,6 +504,15 @@ func (f *flow) fail(ctx context.Context, env *Envelope, cause string) error {
 		}
 		for _, cb := range n.OnError {
 			if err := f.start(ctx, wf, cb, failure, env.Request); err != nil {
+				return err
+			}
+		}
+		if first && id > 0 && n.Kind != nodeTask && n.Kind != nodeChunk {
+			// The chains, groups and chords around the failed task fail
+			// with it, for their handles (Handle.Parent).
+			r := &Record{ID: workflowTaskID(wf, id), Task: env.Task, Queue: env.Queue, State: StateFailed, Attempt: env.Attempt,
+				Error: fmt.Sprintf("workflow step %s (task %s) failed: %s", env.NodeID, env.ID, cause), UpdatedAt: time.Now()}
+			if err := f.store.PutRecord(ctx, r, f.ttl); err != nil {
 				return err
 			}
 		}
