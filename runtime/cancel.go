@@ -36,7 +36,7 @@ func revokeKey(id string) string { return "revoke:{" + id + "}" }
 
 // cancelTask revokes task or workflow id: a mark for workers, then a
 // cancelled record for waiting handles, unless it has already finished.
-func cancelTask(ctx context.Context, s Store, id string) error {
+func cancelTask(ctx context.Context, s Store, id, task string) error {
 	if err := s.Put(ctx, revokeKey(id), []byte("1"), revokeTTL); err != nil {
 		return fmt.Errorf("taskgen: cancel task %s: %w", id, err)
 	}
@@ -45,7 +45,7 @@ func cancelTask(ctx context.Context, s Store, id string) error {
 	case errors.Is(err, ErrNotFound):
 		// A workflow has no record until it ends; nor has a task the
 		// store has not seen yet.
-		r = &Record{ID: id, Task: workflowTask}
+		r = &Record{ID: id, Task: task}
 	case err != nil:
 		return fmt.Errorf("taskgen: cancel task %s: %w", id, err)
 	case r.State.Terminal():

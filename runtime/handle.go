@@ -84,9 +84,9 @@ func (h *Handle[R]) Cancel(ctx context.Context) error {
 		return ErrNoStore
 	}
 	if h.graph != nil {
-		return cancelTask(ctx, h.store, h.graph.wf)
+		return cancelTask(ctx, h.store, h.graph.wf, workflowTask)
 	}
-	return cancelTask(ctx, h.store, h.id)
+	return cancelTask(ctx, h.store, h.id, "")
 }
 
 // Parent returns the handle of the previous step of a chain (Then, Seq):
@@ -126,6 +126,11 @@ func (h *Handle[R]) Wait(ctx context.Context) error {
 type FailedError struct {
 	State   State
 	Message string
+}
+
+// Is reports whether target is ErrCancelled and the task was cancelled.
+func (e *FailedError) Is(target error) bool {
+	return target == ErrCancelled && e.State == StateCancelled
 }
 
 func (e *FailedError) Error() string {

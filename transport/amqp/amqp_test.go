@@ -105,13 +105,15 @@ func deleteObjects(t testing.TB, url string, tr *amqp.Transport) {
 // The workflow semantics on RabbitMQ, with their state in a Redis store.
 func TestWorkflows(t *testing.T) {
 	t.Parallel()
-	transporttest.RunWorkflows(t, func(t *testing.T) runtime.Transport {
+	factory := func(t *testing.T) runtime.Transport {
 		store, err := redis.Open(t.Context(), testenv.RedisURL(t)+"?prefix="+uniquePrefix())
 		if err != nil {
 			t.Fatal(err)
 		}
 		return newTransport(t, amqp.Config{Store: store, CloseStore: true}).WithStore()
-	})
+	}
+	transporttest.RunWorkflows(t, factory)
+	transporttest.RunLargeWorkflow(t, factory, 10_000)
 }
 
 func TestConformance(t *testing.T) {

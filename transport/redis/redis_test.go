@@ -80,4 +80,5 @@ func TestConformance(t *testing.T) {
 	transporttest.Run(t, func(t *testing.T) runtime.Transport { return newTransport(t, client, redis.Config{}) })
 	transporttest.RunStore(t, func(t *testing.T) runtime.Store { return newTransport(t, client, redis.Config{}) })
 	transporttest.RunWorkflows(t, func(t *testing.T) runtime.Transport { return newTransport(t, client, redis.Config{}) })
+	transporttest.RunLargeWorkflow(t, func(t *testing.T) runtime.Transport { return newTransport(t, client, redis.Config{}) }, 10_000)
 }
