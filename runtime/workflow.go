@@ -521,22 +521,28 @@ func (f *flow) fail(ctx context.Context, env *Envelope, cause string) error {
 	return nil
 }
 
-// spliceArg returns the JSON object args with the member key set to value.
+// spliceArg returns the JSON object args with the member key set to value,
+// added when args lacks it (a field marshalled with omitempty).
 func spliceArg(args []byte, key string, value []byte) ([]byte, error) {
 	r := codec.NewReader(args)
 	var w codec.Writer
-	w.Grow(len(args) + len(value))
+	w.Grow(len(args) + len(key) + len(value) + 4)
 	w.BeginObject()
+	found := false
 	if r.BeginObject() {
 		for r.NextField() {
 			k := string(r.Key())
 			v := r.Raw()
 			if k == key {
-				v = value
+				v, found = value, true
 			}
 			w.MapKeyString(k)
 			w.Marshaler(json.RawMessage(v))
 		}
+	}
+	if !found {
+		w.MapKeyString(key)
+		w.Marshaler(json.RawMessage(value))
 	}
 	w.EndObject()
 	if err := r.End(); err != nil {
