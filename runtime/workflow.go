@@ -234,26 +234,39 @@ func nodeRecordID(wf string, id int) string {
 // it again after a crash is refused as a duplicate rather than run twice.
 func workflowTaskID(wf string, id int) string { return wf + "." + strconv.Itoa(id) }
 
-// node returns node id of workflow wf: from the graph being submitted,
-// the cache, or the store.
+// node returns node id of workflow wf, whole: from the graph being
+// submitted, the cache, or the store.
 func (f *flow) node(ctx context.Context, wf string, id int) (*wfNode, error) {
+	return f.read(ctx, wf, id, true)
+}
+
+// link returns node id of workflow wf, of which a task's node need only
+// have its place in the tree (decodeNode): finishing or failing a task
+// reads no more of it.
+func (f *flow) link(ctx context.Context, wf string, id int) (*wfNode, error) {
+	return f.read(ctx, wf, id, false)
+}
+
+func (f *flow) read(ctx context.Context, wf string, id int, full bool) (*wfNode, error) {
 	if f.graph != nil && id >= 0 && id < len(f.graph) {
 		return f.graph[id], nil
 	}
 	key := nodeKey(wf, id)
-	if n := f.cache.get(key); n != nil {
+	ck := key
+	if !full {
+		ck += "#link" // a load shared only with loads as partial
+	}
+	return f.cache.get(ck, func() (*wfNode, error) {
+		b, err := f.store.Get(ctx, key)
+		if err != nil {
+			return nil, fmt.Errorf("workflow %s node %d: %w", wf, id, err)
+		}
+		n, err := decodeNode(b, full)
+		if err != nil {
+			return nil, fmt.Errorf("workflow %s node %d: %w", wf, id, err)
+		}
 		return n, nil
-	}
-	b, err := f.store.Get(ctx, key)
-	if err != nil {
-		return nil, fmt.Errorf("workflow %s node %d: %w", wf, id, err)
-	}
-	n := new(wfNode)
-	if err := json.Unmarshal(b, n); err != nil {
-		return nil, fmt.Errorf("workflow %s node %d: %w", wf, id, err)
-	}
-	f.cache.put(key, n)
-	return n, nil
+	})
 }
 
 // start runs node id of workflow wf; input is the previous step's result,
@@ -356,7 +369,7 @@ func (f *flow) finish(ctx context.Context, wf string, id int, result []byte, req
 	if len(result) == 0 {
 		result = []byte("null")
 	}
-	n, err := f.node(ctx, wf, id)
+	n, err := f.link(ctx, wf, id)
 	if err != nil {
 		return err
 	}
@@ -377,7 +390,7 @@ func (f *flow) finish(ctx context.Context, wf string, id int, result []byte, req
 			return err
 		}
 	}
-	p, err := f.node(ctx, wf, n.Parent)
+	p, err := f.link(ctx, wf, n.Parent)
 	if err != nil {
 		return err
 	}
@@ -498,7 +511,7 @@ func (f *flow) fail(ctx context.Context, env *Envelope, cause string) error {
 	// Walk up from the failed node. Callbacks start under derived IDs, and
 	// a failure delivered twice finds them started.
 	for id >= 0 {
-		n, err := f.node(ctx, wf, id)
+		n, err := f.link(ctx, wf, id)
 		if err != nil {
 			return err
 		}
