@@ -88,24 +88,35 @@ type flowBundle struct {
 
 func setupFlow(t *testing.T, factory func(t *testing.T) runtime.Transport) *flowBundle {
 	t.Helper()
-	return setupFlowWrapped(t, factory, nil)
+	return setupFlowWith(t, factory, flowConfig{})
 }
 
-// setupFlowWrapped is setupFlow whose client and worker use wrap(the
-// transport) when wrap is not nil.
-func setupFlowWrapped(t *testing.T, factory func(t *testing.T) runtime.Transport, wrap func(runtime.Transport) runtime.Transport) *flowBundle {
+// flowConfig changes what setupFlowWith sets up.
+type flowConfig struct {
+	// wrap, when not nil, wraps the transport the client and the worker
+	// use.
+	wrap func(runtime.Transport) runtime.Transport
+	// concurrency is the worker's; zero is 8.
+	concurrency int
+}
+
+// setupFlowWith is setupFlow as cfg says.
+func setupFlowWith(t *testing.T, factory func(t *testing.T) runtime.Transport, cfg flowConfig) *flowBundle {
 	t.Helper()
 	base := setup(t, factory)
 	if _, ok := base.tr.(runtime.WorkflowStore); !ok {
 		t.Fatalf("%T is not a runtime.WorkflowStore; give the transport a store that runs workflows", base.tr)
 	}
 	tr := base.tr
-	if wrap != nil {
-		tr = wrap(tr)
+	if cfg.wrap != nil {
+		tr = cfg.wrap(tr)
+	}
+	if cfg.concurrency == 0 {
+		cfg.concurrency = 8
 	}
 	b := &flowBundle{
 		tr: tr, c: runtime.NewClient(tr), queue: base.queue, chunkMsgs: make(map[string]int),
-		w:    runtime.NewWorker(tr, runtime.WorkerConfig{Queues: []string{base.queue}, Concurrency: 8, Logger: quietLogger()}),
+		w:    runtime.NewWorker(tr, runtime.WorkerConfig{Queues: []string{base.queue}, Concurrency: cfg.concurrency, Logger: quietLogger()}),
 		gate: make(chan struct{}), started: make(chan int, 100), causes: make(chan error, 100),
 	}
 	b.add = flowTask("flow.Add", b.queue)
@@ -456,7 +467,7 @@ func RunLargeWorkflow(t *testing.T, factory func(t *testing.T) runtime.Transport
 }
 
 func runLargeChord(t *testing.T, factory func(t *testing.T) runtime.Transport, n int, timeout time.Duration) {
-	b := setupFlow(t, factory)
+	b := setupFlowWith(t, factory, flowConfig{concurrency: 32})
 	header := make([]runtime.Sig[int], n)
 	want := 0
 	for i := range header {

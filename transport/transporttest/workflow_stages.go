@@ -43,10 +43,10 @@ func (s *publishSpy) published() []*runtime.Message {
 // ID and its node ID, and nothing of the other stages.
 func testWorkflowStagePipeline(t *testing.T, factory func(t *testing.T) runtime.Transport) {
 	var spy *publishSpy
-	b := setupFlowWrapped(t, factory, func(tr runtime.Transport) runtime.Transport {
+	b := setupFlowWith(t, factory, flowConfig{wrap: func(tr runtime.Transport) runtime.Transport {
 		spy = &publishSpy{Transport: tr, WorkflowStore: tr.(runtime.WorkflowStore)}
 		return spy
-	})
+	}})
 	stage := func(first, n int) runtime.Sig[[]int] {
 		sigs := make([]runtime.Sig[int], n)
 		for i := range sigs {
