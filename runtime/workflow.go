@@ -369,11 +369,15 @@ func (f *flow) finish(ctx context.Context, wf string, id int, result []byte, req
 	if len(result) == 0 {
 		result = []byte("null")
 	}
+	// The result is stored while the node is read: one round trip, not
+	// two, when the store batches its calls.
+	stored := make(chan error, 1)
+	go func() { stored <- f.store.Put(ctx, resultKey(wf, id), result, f.ttl) }()
 	n, err := f.link(ctx, wf, id)
-	if err != nil {
-		return err
+	if perr := <-stored; perr != nil {
+		return perr
 	}
-	if err := f.store.Put(ctx, resultKey(wf, id), result, f.ttl); err != nil {
+	if err != nil {
 		return err
 	}
 	switch n.Parent {
