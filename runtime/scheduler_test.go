@@ -258,7 +258,7 @@ func testTickFiresOnce(t *testing.T, tr schedStore) {
 		}
 		runScheduler(t, s)
 	}
-	ids := log.waitFired(t, 8)
+	ids := log.waitFired(t, 6)
 	seen := map[string]bool{}
 	for _, id := range ids {
 		if seen[id] {
