@@ -36,11 +36,15 @@ func (w *Worker) process(ctx context.Context, d *Delivery, release func()) {
 		w.deadLetter(d, env, ReasonSchemaMismatch, fmt.Errorf("message schema %s, registered schema %s: the task's signature changed; requeue it once a matching worker runs", env.Fingerprint, reg.def.Fingerprint))
 		return
 	}
-	if env.PayloadRef != "" && !w.loadPayload(d, env) {
+	if w.dropRevoked(d, env) { // cancel.go
 		return
 	}
-
-	if w.dropRevoked(d, env) { // cancel.go
+	held, ok := w.admit(d, env, &reg.def)
+	if !ok {
+		return // deferred by a global limit
+	}
+	if env.PayloadRef != "" && !w.loadPayload(d, env) {
+		held.release()
 		return
 	}
 
@@ -51,6 +55,7 @@ func (w *Worker) process(ctx context.Context, d *Delivery, release func()) {
 	tctx, unwatch := w.revokes.watch(ctx, w, env)
 	result, err := w.run(tctx, env, d, reg.handler, recorded)
 	revoked := unwatch()
+	held.release()
 	release()
 	<-recorded
 	switch {
@@ -74,7 +79,7 @@ func (w *Worker) run(ctx context.Context, env *Envelope, d *Delivery, h Handler,
 			ID: env.ID, Task: env.Task, Queue: env.Queue,
 			Attempt: env.Attempt, Retries: env.Retries, Deliveries: d.Deliveries,
 			WorkflowID: env.WorkflowID, NodeID: env.NodeID,
-			Headers: env.Headers, Request: env.Request,
+			Headers: env.Headers, Request: env.Request, Route: env.Route,
 		},
 		store:    w.cfg.Store,
 		ttl:      w.cfg.ResultTTL,

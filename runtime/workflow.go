@@ -61,6 +61,13 @@ func Submit[R any](ctx context.Context, c *Client, sig Sig[R]) (*Handle[R], erro
 	if err != nil {
 		return nil, fmt.Errorf("taskgen: submit workflow: %w", err)
 	}
+	var req *Request
+	if r, ok := RequestFrom(ctx); ok {
+		req = &r
+	}
+	if err := c.routing.routeNodes(nodes, req); err != nil {
+		return nil, fmt.Errorf("taskgen: submit workflow: %w", err)
+	}
 	// The graph goes to the store in one bulk write, and the first tasks
 	// in one batch publish; starting reads the graph from memory.
 	entries := make([]KeyValue, len(nodes))
@@ -74,10 +81,6 @@ func Submit[R any](ctx context.Context, c *Client, sig Sig[R]) (*Handle[R], erro
 	f := &flow{tr: c.tr, store: ws, ttl: defaultWorkflowTTL, fresh: true, graph: nodes, outbox: []*Message{}}
 	if err := putMany(ctx, ws, entries, f.ttl); err != nil {
 		return nil, fmt.Errorf("taskgen: submit workflow %s: store the graph: %w", wf, err)
-	}
-	var req *Request
-	if r, ok := RequestFrom(ctx); ok {
-		req = &r
 	}
 	if err := f.start(ctx, wf, 0, nil, req); err != nil {
 		return nil, fmt.Errorf("taskgen: submit workflow %s: %w", wf, err)
@@ -118,6 +121,8 @@ type wfNode struct {
 	Retries  *int              `json:"retries,omitempty"`
 	Timeout  *time.Duration    `json:"timeout,omitempty"`
 	Headers  map[string]string `json:"headers,omitempty"`
+	// Route names the routing layer that chose Queue, at Submit.
+	Route string `json:"route,omitempty"`
 	// Flatten joins the members' results, which are lists (Chunks).
 	Flatten bool `json:"flatten,omitempty"`
 	// OnError are the nodes of callbacks run when a task under this node
@@ -234,6 +239,16 @@ func nodeRecordID(wf string, id int) string {
 // it again after a crash is refused as a duplicate rather than run twice.
 func workflowTaskID(wf string, id int) string { return wf + "." + strconv.Itoa(id) }
 
+// putNode stores node id of workflow wf on its own; Submit stores a whole
+// graph in one bulk write instead.
+func (f *flow) putNode(ctx context.Context, wf string, id int, n *wfNode) error {
+	b, err := json.Marshal(n)
+	if err != nil {
+		return err
+	}
+	return f.store.Put(ctx, nodeKey(wf, id), b, f.ttl)
+}
+
 // node returns node id of workflow wf, whole: from the graph being
 // submitted, the cache, or the store.
 func (f *flow) node(ctx context.Context, wf string, id int) (*wfNode, error) {
@@ -345,7 +360,7 @@ func (f *flow) publish(ctx context.Context, wf string, id int, n *wfNode, input 
 		o.headers[chunkHeader] = "1"
 	}
 	env := newEnvelope(ctx, n.Def, payload, &o, time.Now())
-	env.WorkflowID, env.NodeID = wf, strconv.Itoa(id)
+	env.WorkflowID, env.NodeID, env.Route = wf, strconv.Itoa(id), n.Route
 	if req != nil {
 		env.Request = req
 	}

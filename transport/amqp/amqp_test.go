@@ -136,17 +136,39 @@ func deleteRedisKeys(t testing.TB, url, prefix string) {
 // The workflow semantics on RabbitMQ, with their state in a Redis store.
 func TestWorkflows(t *testing.T) {
 	t.Parallel()
-	factory := func(t *testing.T) runtime.Transport {
-		prefix := uniquePrefix()
-		store, err := redis.Open(t.Context(), testenv.RedisURL(t)+"?prefix="+prefix)
+	transporttest.RunWorkflows(t, withRedisStore)
+	transporttest.RunLargeWorkflow(t, withRedisStore, 10_000)
+}
+
+// Routing, request context and queue order on RabbitMQ, with a Redis store.
+func TestRouting(t *testing.T) {
+	t.Parallel()
+	transporttest.RunRouting(t, withRedisStore)
+}
+
+// withRedisStore returns a transport on the test broker whose store is the
+// test Redis, under prefixes of their own; the store's keys are deleted
+// when the test ends.
+func withRedisStore(t *testing.T) runtime.Transport {
+	prefix := uniquePrefix()
+	store, err := redis.Open(t.Context(), testenv.RedisURL(t)+"?prefix="+prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deleteRedisKeys(t, testenv.RedisURL(t), prefix) // after the transport closes
+	return newTransport(t, amqp.Config{Store: store, CloseStore: true}).WithStore()
+}
+
+// The global limits on RabbitMQ, kept in a Redis store.
+func TestLimits(t *testing.T) {
+	t.Parallel()
+	transporttest.RunLimits(t, func(t *testing.T) (runtime.Transport, runtime.Store) {
+		store, err := redis.Open(t.Context(), testenv.RedisURL(t)+"?prefix="+uniquePrefix())
 		if err != nil {
 			t.Fatal(err)
 		}
-		deleteRedisKeys(t, testenv.RedisURL(t), prefix) // after the transport closes
-		return newTransport(t, amqp.Config{Store: store, CloseStore: true}).WithStore()
-	}
-	transporttest.RunWorkflows(t, factory)
-	transporttest.RunLargeWorkflow(t, factory, 10_000)
+		return newTransport(t, amqp.Config{Store: store, CloseStore: true}), store
+	})
 }
 
 func TestConformance(t *testing.T) {
