@@ -36,7 +36,12 @@ func (w *Worker) process(ctx context.Context, d *Delivery, release func()) {
 		w.deadLetter(d, env, ReasonSchemaMismatch, fmt.Errorf("message schema %s, registered schema %s: the task's signature changed; requeue it once a matching worker runs", env.Fingerprint, reg.def.Fingerprint))
 		return
 	}
+	held, ok := w.admit(d, env, &reg.def)
+	if !ok {
+		return // deferred by a global limit
+	}
 	if env.PayloadRef != "" && !w.loadPayload(d, env) {
+		held.release()
 		return
 	}
 
@@ -45,6 +50,7 @@ func (w *Worker) process(ctx context.Context, d *Delivery, release func()) {
 	// the record still goes pending → active → outcome.
 	recorded := w.putRecordAsync(env, StateActive)
 	result, err := w.run(ctx, env, d, reg.handler, recorded)
+	held.release()
 	release()
 	<-recorded
 	switch {

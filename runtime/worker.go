@@ -63,6 +63,7 @@ type Worker struct {
 	mu       sync.Mutex
 	handlers map[string]*registered
 	running  bool
+	limits   limitState
 }
 
 type registered struct {
@@ -148,6 +149,9 @@ func (w *Worker) start() ([]string, error) {
 	}
 	if len(w.handlers) == 0 {
 		return nil, errors.New("taskgen: worker has no registered tasks; call Register first")
+	}
+	if err := w.checkLimitsLocked(); err != nil {
+		return nil, err
 	}
 	queues := slices.Clone(w.cfg.Queues)
 	if len(queues) == 0 {

@@ -124,6 +124,18 @@ func withRedisStore(t *testing.T) runtime.Transport {
 	return newTransport(t, amqp.Config{Store: store, CloseStore: true}).WithStore()
 }
 
+// The global limits on RabbitMQ, kept in a Redis store.
+func TestLimits(t *testing.T) {
+	t.Parallel()
+	transporttest.RunLimits(t, func(t *testing.T) (runtime.Transport, runtime.Store) {
+		store, err := redis.Open(t.Context(), testenv.RedisURL(t)+"?prefix="+uniquePrefix())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return newTransport(t, amqp.Config{Store: store, CloseStore: true}), store
+	})
+}
+
 func TestConformance(t *testing.T) {
 	t.Parallel()
 	for _, qt := range []amqp.QueueType{amqp.Quorum, amqp.Classic} {

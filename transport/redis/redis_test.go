@@ -80,5 +80,9 @@ func TestConformance(t *testing.T) {
 	transporttest.Run(t, func(t *testing.T) runtime.Transport { return newTransport(t, client, redis.Config{}) })
 	transporttest.RunStore(t, func(t *testing.T) runtime.Store { return newTransport(t, client, redis.Config{}) })
 	transporttest.RunWorkflows(t, func(t *testing.T) runtime.Transport { return newTransport(t, client, redis.Config{}) })
+	transporttest.RunLimits(t, func(t *testing.T) (runtime.Transport, runtime.Store) {
+		tr := newTransport(t, client, redis.Config{})
+		return tr, tr
+	})
 	transporttest.RunRouting(t, func(t *testing.T) runtime.Transport { return newTransport(t, client, redis.Config{}) })
 }
