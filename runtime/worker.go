@@ -17,6 +17,12 @@ type WorkerConfig struct {
 	// before one in Queues[1]. Empty means every queue of the registered
 	// tasks, in name order.
 	Queues []string
+	// Weights, when set, serves Queues by weight instead of strictly:
+	// each fetch orders the queues by a weighted random draw, so that
+	// under a backlog queue q gets Weights[q] / sum of the weights of the
+	// tasks, and no queue starves. Every queue needs a weight; a queue of
+	// weight 0 is served only when the others are empty.
+	Weights map[string]int
 	// Concurrency is how many handlers run at once. Default 10. A slot is
 	// taken when a task is fetched and freed when its handler returns, so
 	// tasks being settled (result stored, ack sent) do not count.
@@ -155,6 +161,9 @@ func (w *Worker) start() ([]string, error) {
 		}
 		queues = slices.Sorted(maps.Keys(seen))
 	}
+	if err := checkWeights(queues, w.cfg.Weights); err != nil {
+		return nil, err
+	}
 	w.running = true
 	return queues, nil
 }
@@ -186,7 +195,7 @@ func (w *Worker) fetchLoop(ctx, hctx context.Context, queues []string, slots cha
 				break more
 			}
 		}
-		ds, err := w.tr.Fetch(ctx, FetchRequest{Queues: queues, Max: n, Lease: w.cfg.Lease})
+		ds, err := w.tr.Fetch(ctx, FetchRequest{Queues: fetchOrder(queues, w.cfg.Weights), Max: n, Lease: w.cfg.Lease})
 		for range n - len(ds) {
 			<-slots
 		}

@@ -62,14 +62,17 @@ func Submit[R any](ctx context.Context, c *Client, sig Sig[R]) (*Handle[R], erro
 	if err != nil {
 		return nil, fmt.Errorf("taskgen: submit workflow: %w", err)
 	}
+	var req *Request
+	if r, ok := RequestFrom(ctx); ok {
+		req = &r
+	}
+	if err := c.routing.routeNodes(nodes, req); err != nil {
+		return nil, fmt.Errorf("taskgen: submit workflow: %w", err)
+	}
 	for id, n := range nodes {
 		if err := f.putNode(ctx, wf, id, n); err != nil {
 			return nil, fmt.Errorf("taskgen: submit workflow %s: %w", wf, err)
 		}
-	}
-	var req *Request
-	if r, ok := RequestFrom(ctx); ok {
-		req = &r
 	}
 	if err := f.start(ctx, wf, 0, nil, req); err != nil {
 		return nil, fmt.Errorf("taskgen: submit workflow %s: %w", wf, err)
@@ -105,6 +108,8 @@ type wfNode struct {
 	Retries  *int              `json:"retries,omitempty"`
 	Timeout  *time.Duration    `json:"timeout,omitempty"`
 	Headers  map[string]string `json:"headers,omitempty"`
+	// Route names the routing layer that chose Queue, at Submit.
+	Route string `json:"route,omitempty"`
 	// Flatten joins the members' results, which are lists (Chunks).
 	Flatten bool `json:"flatten,omitempty"`
 	// OnError are the nodes of callbacks run when a task under this node
@@ -302,7 +307,7 @@ func (f *flow) publish(ctx context.Context, wf string, id int, n *wfNode, input 
 		o.headers[chunkHeader] = "1"
 	}
 	env := newEnvelope(ctx, n.Def, payload, &o, time.Now())
-	env.WorkflowID, env.NodeID = wf, strconv.Itoa(id)
+	env.WorkflowID, env.NodeID, env.Route = wf, strconv.Itoa(id), n.Route
 	if req != nil {
 		env.Request = req
 	}

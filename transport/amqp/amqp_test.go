@@ -105,13 +105,23 @@ func deleteObjects(t testing.TB, url string, tr *amqp.Transport) {
 // The workflow semantics on RabbitMQ, with their state in a Redis store.
 func TestWorkflows(t *testing.T) {
 	t.Parallel()
-	transporttest.RunWorkflows(t, func(t *testing.T) runtime.Transport {
-		store, err := redis.Open(t.Context(), testenv.RedisURL(t)+"?prefix="+uniquePrefix())
-		if err != nil {
-			t.Fatal(err)
-		}
-		return newTransport(t, amqp.Config{Store: store, CloseStore: true}).WithStore()
-	})
+	transporttest.RunWorkflows(t, withRedisStore)
+}
+
+// Routing, request context and queue order on RabbitMQ, with a Redis store.
+func TestRouting(t *testing.T) {
+	t.Parallel()
+	transporttest.RunRouting(t, withRedisStore)
+}
+
+// withRedisStore returns a transport on the test broker whose store is the
+// test Redis, under prefixes of their own.
+func withRedisStore(t *testing.T) runtime.Transport {
+	store, err := redis.Open(t.Context(), testenv.RedisURL(t)+"?prefix="+uniquePrefix())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return newTransport(t, amqp.Config{Store: store, CloseStore: true}).WithStore()
 }
 
 // The global limits on RabbitMQ, kept in a Redis store.

@@ -84,4 +84,5 @@ func TestConformance(t *testing.T) {
 		tr := newTransport(t, client, redis.Config{})
 		return tr, tr
 	})
+	transporttest.RunRouting(t, func(t *testing.T) runtime.Transport { return newTransport(t, client, redis.Config{}) })
 }
