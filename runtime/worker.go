@@ -19,9 +19,9 @@ type WorkerConfig struct {
 	Queues []string
 	// Weights, when set, serves Queues by weight instead of strictly:
 	// each fetch orders the queues by a weighted random draw, so that
-	// under a backlog queue q gets Weights[q] / sum of the weights of the
-	// tasks, and no queue starves. Every queue needs a weight; a queue of
-	// weight 0 is served only when the others are empty.
+	// under a backlog queue q gets Weights[q] / (sum of the weights) of
+	// the fetches, and no queue starves. Every queue needs a weight; a
+	// queue of weight 0 is served only when the others are empty.
 	Weights map[string]int
 	// Concurrency is how many handlers run at once. Default 10. A slot is
 	// taken when a task is fetched and freed when its handler returns, so
