@@ -65,6 +65,10 @@ func (c *Client) EnqueueBatch(ctx context.Context, items []BatchItem) (receipts 
 		}
 		o := collectOptions(it.opts)
 		env := newEnvelope(ctx, it.def, it.payload, &o, now)
+		if err := c.routing.route(env, it.def, &o); err != nil {
+			errs[i] = err
+			continue
+		}
 		if err := c.prepare(ctx, it.def, env); err != nil {
 			errs[i] = err
 			continue

@@ -14,6 +14,7 @@ type Client struct {
 	tr         Transport
 	store      Store
 	maxPayload int
+	routing    routing
 }
 
 // ClientOption configures a Client.
@@ -42,7 +43,9 @@ func WithMaxPayload(n int) ClientOption {
 // through the store rather than in the message.
 const DefaultMaxPayload = 64 << 10
 
-// NewClient returns a client that publishes through tr.
+// NewClient returns a client that publishes through tr. A routing
+// configuration that does not validate (see NewCheckedClient) makes every
+// enqueue of the client fail with its error.
 func NewClient(tr Transport, opts ...ClientOption) *Client {
 	c := &Client{tr: tr, maxPayload: DefaultMaxPayload}
 	if s, ok := tr.(Store); ok {
@@ -51,7 +54,22 @@ func NewClient(tr Transport, opts ...ClientOption) *Client {
 	for _, o := range opts {
 		o.applyClient(c)
 	}
+	c.routing.err = c.routing.validate()
 	return c
+}
+
+// NewCheckedClient is NewClient for a client with routing options
+// (WithQueues, WithRoutes, WithRouter, WithPriorityPolicy,
+// WithDefaultQueue): it returns an error naming the first rule that names
+// an undeclared queue, has a bad pattern, or leaves the default queue
+// undeclared, so that a program fails at startup rather than at its first
+// enqueue.
+func NewCheckedClient(tr Transport, opts ...ClientOption) (*Client, error) {
+	c := NewClient(tr, opts...)
+	if c.routing.err != nil {
+		return nil, c.routing.err
+	}
+	return c, nil
 }
 
 // Store returns the client's store, or nil.
@@ -66,6 +84,9 @@ const defaultUniqueWindow = time.Hour
 func (c *Client) EnqueueTask(ctx context.Context, def *TaskDef, payload []byte, opts ...Option) (*Receipt, error) {
 	o := collectOptions(opts)
 	env := newEnvelope(ctx, def, payload, &o, time.Now())
+	if err := c.routing.route(env, def, &o); err != nil {
+		return nil, err
+	}
 	if err := c.prepare(ctx, def, env); err != nil {
 		return nil, err
 	}

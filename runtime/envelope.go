@@ -38,6 +38,10 @@ type Envelope struct {
 	// PayloadRef, when set, is the store key holding the payload, which
 	// was too big for a message (claim-check); Payload is then empty.
 	PayloadRef string
+	// Route names the routing layer that chose Queue: "call", "policy:"
+	// and the request's source, "rule:" and the rule's pattern, "router",
+	// "task" or "default".
+	Route string
 }
 
 // AttemptError is one failed attempt.
@@ -85,6 +89,7 @@ const (
 	fRequest
 	fError
 	fPayloadRef
+	fRoute
 )
 
 // Request and pair sub-fields.
@@ -147,6 +152,7 @@ func (e *Envelope) Marshal() []byte {
 		b = appendField(b, fError, sub)
 	}
 	b = appendString(b, fPayloadRef, e.PayloadRef)
+	b = appendString(b, fRoute, e.Route)
 	return b
 }
 
@@ -260,6 +266,8 @@ func DecodeEnvelope(data []byte) (*Envelope, error) {
 			e.Errors = append(e.Errors, ae)
 		case fPayloadRef:
 			e.PayloadRef = string(s)
+		case fRoute:
+			e.Route = string(s)
 		}
 		return err
 	})

@@ -21,6 +21,7 @@ func fullEnvelope() *Envelope {
 		Request:    &Request{Source: "frontend", TenantID: "t1", UserID: "u1", Attrs: map[string]string{"ip": "127.0.0.1"}},
 		Errors:     []AttemptError{{At: at, Error: "boom"}, {At: at.Add(time.Second), Error: "again"}},
 		PayloadRef: "payload:01HZX",
+		Route:      "rule:etl.*",
 	}
 }
 

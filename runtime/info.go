@@ -24,6 +24,8 @@ type TaskInfo struct {
 	NodeID     string
 	Headers    map[string]string
 	Request    *Request
+	// Route names the routing layer that chose Queue (Envelope.Route).
+	Route string
 }
 
 type infoKey struct{}

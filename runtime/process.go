@@ -40,11 +40,20 @@ func (w *Worker) process(ctx context.Context, d *Delivery, release func()) {
 	if w.overDeliveryLimit(d, env) {
 		return
 	}
+	if w.dropRevoked(d, env) { // cancel.go
+		return
+	}
+	held, ok := w.admit(d, env, &reg.def)
+	if !ok {
+		return // deferred by a global limit
+	}
 	if env.PayloadRef != "" && !w.loadPayload(d, env) {
+		held.release()
 		return
 	}
 	unlock, ok := w.takeSingleton(d, env)
 	if !ok {
+		held.release()
 		release()
 		return
 	}
@@ -53,11 +62,16 @@ func (w *Worker) process(ctx context.Context, d *Delivery, release func()) {
 	// written: Progress, and the outcome written below, wait for it, so
 	// the record still goes pending → active → outcome.
 	recorded := w.putRecordAsync(env, StateActive)
-	result, err := w.runBounded(ctx, env, d, reg.handler, recorded)
+	tctx, unwatch := w.revokes.watch(ctx, w, env)
+	result, err := w.runBounded(tctx, env, d, reg.handler, recorded)
+	revoked := unwatch()
 	unlock()
+	held.release()
 	release()
 	<-recorded
 	switch {
+	case revoked && err != nil:
+		w.settleRevoked(d, env, err)
 	case err == nil:
 		w.succeed(d, env, result)
 	case ctx.Err() != nil:
@@ -76,7 +90,7 @@ func (w *Worker) run(ctx context.Context, env *Envelope, d *Delivery, h Handler,
 			ID: env.ID, Task: env.Task, Queue: env.Queue,
 			Attempt: env.Attempt, Retries: env.Retries, Deliveries: d.Deliveries, Crashes: crashes(d, env),
 			WorkflowID: env.WorkflowID, NodeID: env.NodeID,
-			Headers: env.Headers, Request: env.Request,
+			Headers: env.Headers, Request: env.Request, Route: env.Route,
 		},
 		store:    w.cfg.Store,
 		ttl:      w.cfg.ResultTTL,
@@ -293,7 +307,7 @@ func (w *Worker) flow() (*flow, error) {
 	if !ok {
 		return nil, ErrNoWorkflowStore
 	}
-	return &flow{tr: w.tr, store: ws, ttl: defaultWorkflowTTL, claim: w.cfg.Lease / 2}, nil
+	return &flow{tr: w.tr, store: ws, ttl: defaultWorkflowTTL, claim: w.cfg.Lease / 2, cache: &w.nodes}, nil
 }
 
 // putRecord writes the task's state; a store failure is logged, not fatal,

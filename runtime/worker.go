@@ -18,6 +18,12 @@ type WorkerConfig struct {
 	// before one in Queues[1]. Empty means every queue of the registered
 	// tasks, in name order.
 	Queues []string
+	// Weights, when set, serves Queues by weight instead of strictly:
+	// each fetch orders the queues by a weighted random draw, so that
+	// under a backlog queue q gets Weights[q] / (sum of the weights) of
+	// the fetches, and no queue starves. Every queue needs a weight; a
+	// queue of weight 0 is served only when the others are empty.
+	Weights map[string]int
 	// Concurrency is how many handlers run at once. Default 10. A slot is
 	// taken when a task is fetched and freed when its handler returns, so
 	// tasks being settled (result stored, ack sent) do not count.
@@ -70,6 +76,9 @@ type Worker struct {
 	running  bool
 	// abandoned counts handlers abandoned past their timeout.
 	abandoned atomic.Int64
+	nodes    nodeCache // workflow nodes read (nodecache.go)
+	revokes  revokeSet // running tasks watched for Handle.Cancel (cancel.go)
+	limits   limitState
 }
 
 type registered struct {
@@ -162,6 +171,9 @@ func (w *Worker) start() ([]string, error) {
 	if len(w.handlers) == 0 {
 		return nil, errors.New("taskgen: worker has no registered tasks; call Register first")
 	}
+	if err := w.checkLimitsLocked(); err != nil {
+		return nil, err
+	}
 	queues := slices.Clone(w.cfg.Queues)
 	if len(queues) == 0 {
 		seen := make(map[string]bool)
@@ -169,6 +181,9 @@ func (w *Worker) start() ([]string, error) {
 			seen[r.def.Queue] = true
 		}
 		queues = slices.Sorted(maps.Keys(seen))
+	}
+	if err := checkWeights(queues, w.cfg.Weights); err != nil {
+		return nil, err
 	}
 	w.running = true
 	return queues, nil
@@ -201,7 +216,7 @@ func (w *Worker) fetchLoop(ctx, hctx context.Context, queues []string, slots cha
 				break more
 			}
 		}
-		ds, err := w.tr.Fetch(ctx, FetchRequest{Queues: queues, Max: n, Lease: w.cfg.Lease})
+		ds, err := w.tr.Fetch(ctx, FetchRequest{Queues: fetchOrder(queues, w.cfg.Weights), Max: n, Lease: w.cfg.Lease})
 		for range n - len(ds) {
 			<-slots
 		}

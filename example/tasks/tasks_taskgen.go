@@ -348,6 +348,101 @@ func LoadStep(dest string) runtime.Step[CleanData, LoadReport] {
 	})
 }
 
+// ThumbnailArgs is the payload of the Thumbnail task.
+type ThumbnailArgs struct {
+	Tenant  string `json:"tenant"`
+	ImageID string `json:"imageID"`
+	Width   int    `json:"width"`
+}
+
+// MarshalTask encodes a as JSON, as encoding/json would.
+func (a *ThumbnailArgs) MarshalTask() ([]byte, error) {
+	var w codec.Writer
+	w.BeginObject()
+	w.Key(`"tenant":`)
+	w.String(a.Tenant)
+	w.Key(`"imageID":`)
+	w.String(a.ImageID)
+	w.Key(`"width":`)
+	w.Int(int64(a.Width))
+	w.EndObject()
+	return w.Bytes(), w.Err()
+}
+
+// UnmarshalTask decodes data into a, as encoding/json would.
+func (a *ThumbnailArgs) UnmarshalTask(data []byte) error {
+	r := codec.NewReader(data)
+	if r.BeginObject() {
+		for r.NextField() {
+			switch k := r.Key(); string(k) {
+			case "tenant":
+				a.Tenant = r.String()
+			case "imageID":
+				a.ImageID = r.String()
+			case "width":
+				a.Width = int(r.Int(strconv.IntSize))
+			default:
+				switch {
+				case bytes.EqualFold(k, []byte("tenant")):
+					a.Tenant = r.String()
+				case bytes.EqualFold(k, []byte("imageID")):
+					a.ImageID = r.String()
+				case bytes.EqualFold(k, []byte("width")):
+					a.Width = int(r.Int(strconv.IntSize))
+				default:
+					r.Skip()
+				}
+			}
+		}
+	}
+	return r.End()
+}
+
+// ThumbnailTask describes the Thumbnail task.
+var ThumbnailTask = &runtime.Task[string]{
+	Def: runtime.TaskDef{
+		Name:        "tasks.Thumbnail",
+		Queue:       "images",
+		Priority:    5,
+		Retries:     3,
+		BackoffMin:  time.Second,
+		BackoffMax:  10 * time.Minute,
+		Rate:        runtime.Rate{N: 20, Period: time.Second},
+		Concurrency: 2,
+		Fingerprint: "55e0cc8078094346",
+	},
+	MarshalResult: func(v string) ([]byte, error) {
+		var w codec.Writer
+		w.String(v)
+		return w.Bytes(), w.Err()
+	},
+	UnmarshalResult: func(data []byte) (string, error) {
+		var v string
+		r := codec.NewReader(data)
+		v = r.String()
+		return v, r.End()
+	},
+}
+
+// EnqueueThumbnail enqueues the Thumbnail task and returns a handle on its result.
+func EnqueueThumbnail(ctx context.Context, c runtime.Enqueuer, tenant string, imageID string, width int, opts ...runtime.Option) (*runtime.Handle[string], error) {
+	return runtime.Enqueue(ctx, c, ThumbnailTask, &ThumbnailArgs{Tenant: tenant, ImageID: imageID, Width: width}, opts...)
+}
+
+// ThumbnailSig is a call of the Thumbnail task, for workflows.
+func ThumbnailSig(tenant string, imageID string, width int) runtime.Sig[string] {
+	return runtime.NewSig(ThumbnailTask, &ThumbnailArgs{Tenant: tenant, ImageID: imageID, Width: width})
+}
+
+// ThumbnailStep is a call of the Thumbnail task whose tenant is the previous step's result.
+func ThumbnailStep(imageID string, width int) runtime.Step[string, string] {
+	return runtime.NewStep(ThumbnailTask, "tenant", &ThumbnailArgs{ImageID: imageID, Width: width}, func(v string) ([]byte, error) {
+		var w codec.Writer
+		w.String(v)
+		return w.Bytes(), w.Err()
+	})
+}
+
 // SendWelcomeArgs is the payload of the SendWelcome task.
 type SendWelcomeArgs struct {
 	UserID int64  `json:"userID"`
@@ -668,6 +763,9 @@ func Register(r runtime.Registrar) error {
 		}),
 		runtime.Register(r, LoadTask, func(ctx context.Context, a *LoadArgs) (LoadReport, error) {
 			return Load(ctx, a.Data, a.Dest)
+		}),
+		runtime.Register(r, ThumbnailTask, func(ctx context.Context, a *ThumbnailArgs) (string, error) {
+			return Thumbnail(ctx, a.Tenant, a.ImageID, a.Width)
 		}),
 		runtime.Register(r, SquareTask, func(ctx context.Context, a *SquareArgs) (int, error) {
 			return Square(ctx, a.N)

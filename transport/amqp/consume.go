@@ -17,6 +17,11 @@ import (
 // later one: that backlog may have gone to another process's consumer.
 const coldWait = 500 * time.Millisecond
 
+// inFlightWait bounds how long Fetch waits for the deliveries a consumer
+// may have on their way when basic.get finds its band empty at the end of
+// a backlog, before it serves a later band.
+const inFlightWait = 50 * time.Millisecond
+
 // queueState is the consumer side of one taskgen queue: one consumer per
 // band on a channel of the consuming connection, started by the first
 // Fetch that names the queue and restarted after the channel closes. All
@@ -57,6 +62,11 @@ type band struct {
 	// probed records a basic.get that found the band empty while its
 	// consumer had no credit; it is cleared when credit frees.
 	probed bool
+	// starved records that the consumer used up its credit since a
+	// basic.get last found the band empty: the broker may hold more of
+	// the band than it has sent, so a band that looks empty is probed
+	// before a later one is served.
+	starved bool
 }
 
 // pending is a message received by a consumer (or basic.get) and not yet
@@ -310,7 +320,7 @@ func (q *queueState) dropLocked() {
 		}
 		clear(b.held)
 		b.ready = nil
-		b.unacked, b.expect, b.probed = 0, 0, false
+		b.unacked, b.expect, b.probed, b.starved = 0, 0, false, false
 	}
 	for l := range q.leases {
 		l.state = leaseLost
@@ -345,6 +355,9 @@ func (t *Transport) receive(b *band, gen uint64, ack *acker, d *amqp.Delivery, f
 		b.unacked++
 		if b.expect > 0 {
 			b.expect--
+		}
+		if b.unacked >= t.cfg.Prefetch {
+			b.starved = true
 		}
 	}
 	switch {

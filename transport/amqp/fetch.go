@@ -131,8 +131,10 @@ func (t *Transport) takeLocked(qs []*queueState, limit int, ttl time.Duration, n
 			if b.expect > 0 && now.Before(b.coldUntil) {
 				return out, nil, b.coldUntil
 			}
-			// Acks still in their batch hold credit at the broker.
-			if b.unacked+q.ack.waiting() >= t.cfg.Prefetch && !b.probed {
+			// Acks still in their batch hold credit at the broker; and
+			// a consumer that ran out of credit may have left a backlog
+			// there, which the credit it got back has not brought yet.
+			if (b.unacked+q.ack.waiting() >= t.cfg.Prefetch || b.starved) && !b.probed {
 				if len(out) > 0 {
 					return out, nil, time.Time{}
 				}
@@ -164,7 +166,14 @@ func (t *Transport) probe(b *band) {
 	if !ok {
 		t.mu.Lock()
 		if b.q.gen == gen {
-			b.probed = true
+			if b.starved {
+				// The broker may have sent the rest of the backlog to
+				// the consumer just now, with the credit it got back:
+				// wait a moment for what can be on its way.
+				b.expect = max(t.cfg.Prefetch-b.unacked-b.q.ack.waiting(), 0)
+				b.coldUntil = time.Now().Add(inFlightWait)
+			}
+			b.probed, b.starved = true, false
 		}
 		t.mu.Unlock()
 		return

@@ -51,11 +51,13 @@ type Transport struct {
 	recWaits map[string]*recordWait
 	kv       map[string]*kvEntry
 	writes   uint // store writes, to pace the expiry sweep
+	lim      limits
 }
 
 var (
 	_ runtime.Transport = (*Transport)(nil)
 	_ runtime.Store     = (*Transport)(nil)
+	_ runtime.Limiter   = (*Transport)(nil)
 )
 
 // New returns an empty transport with the default configuration.

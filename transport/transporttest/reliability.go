@@ -40,6 +40,7 @@ func RunReliability(t *testing.T, factory func(t *testing.T) runtime.Transport) 
 			"RetryPolicy":             testRetryPolicy,
 			"ExpiredIsRecorded":       testExpiredIsRecorded,
 			"LockOfDeadHolderExpires": testLockOfDeadHolderExpires,
+			"DeferralsAreNotCrashes":  testDeferralsAreNotCrashes,
 		} {
 			t.Run(name, func(t *testing.T) {
 				t.Parallel()
@@ -742,6 +743,47 @@ func testLockOfDeadHolderExpires(t *testing.T, factory func(t *testing.T) runtim
 	})
 	if err := lk.Extend(t.Context()); !errors.Is(err, runtime.ErrLockLost) {
 		t.Fatalf("Extend of an expired lock = %v; want runtime.ErrLockLost", err)
+	}
+}
+
+// Tasks deferred, again and again, by a global concurrency limit or a
+// singleton lock are neither crashes nor failures: with a delivery limit
+// of 1 none is dead-lettered, and each runs once, as its first attempt.
+func testDeferralsAreNotCrashes(t *testing.T, factory func(t *testing.T) runtime.Transport) {
+	b := setupRel(t, factory)
+	if _, ok := b.store.(runtime.Limiter); !ok {
+		t.Skipf("%T keeps no global limits (runtime.Limiter)", b.store)
+	}
+	limited := b.task("rel.Limited", 0)
+	limited.Def.Concurrency = 1
+	single := b.task("rel.Single", 0)
+	w := b.worker(runtime.WorkerConfig{Concurrency: 8, DeliveryLimit: 1})
+	var runs atomic.Int32
+	handler := func(ctx context.Context, a *addArgs) (int, error) {
+		runs.Add(1)
+		if info, _ := runtime.Info(ctx); info.Attempt != 0 || info.Crashes != 0 {
+			return 0, runtime.Permanent(fmt.Errorf("attempt %d, crashes %d; want 0 and 0", info.Attempt, info.Crashes))
+		}
+		time.Sleep(50 * time.Millisecond)
+		return a.A + a.B, nil
+	}
+	register(t, w, limited, handler)
+	register(t, w, single, handler)
+	var hs []*runtime.Handle[int]
+	for i := range 4 {
+		hs = append(hs, b.enqueue(t, limited, i), b.enqueue(t, single, i, runtime.Singleton(b.queue)))
+	}
+	startWorker(t, w)
+	for i, h := range hs {
+		if got, err := h.Get(waitCtx(t)); err != nil || got != i/2+1 {
+			t.Fatalf("task %d: %d, %v", i, got, err)
+		}
+	}
+	if n := runs.Load(); n != int32(len(hs)) {
+		t.Fatalf("%d runs of %d tasks", n, len(hs))
+	}
+	if dls, err := b.tr.DeadLetters(t.Context(), b.queue, 0); err != nil || len(dls) != 0 {
+		t.Fatalf("DeadLetters = %+v, %v; want none", dls, err)
 	}
 }
 
