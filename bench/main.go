@@ -42,6 +42,7 @@ type config struct {
 	redisBenchmark string
 	only           string
 	rounds         int
+	chordN         int
 	id             string // this run's suffix for prefixes and queue names
 }
 
@@ -89,7 +90,8 @@ func main() {
 	flag.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of taskgen's processing run to this file")
 	flag.StringVar(&cfg.redisBenchmark, "redis-benchmark", "redis-benchmark", "redis-benchmark binary; empty skips the ceiling")
 	flag.IntVar(&cfg.rounds, "rounds", 3, "rounds of each throughput run, taskgen and asynq alternating; the median is reported")
-	flag.StringVar(&cfg.only, "only", "", "run only these parts, comma-separated: enqueue, batch, process, latency, ceiling")
+	flag.StringVar(&cfg.only, "only", "", "run only these parts, comma-separated: enqueue, batch, process, latency, ceiling, chord")
+	flag.IntVar(&cfg.chordN, "chord-n", 10000, "header tasks of the chord run, and plain tasks it is compared with")
 	flag.Parse()
 	cfg.id = strings.ToLower(rand.Text()[:10])
 	if err := run(context.Background(), cfg); err != nil {
@@ -105,7 +107,7 @@ func run(ctx context.Context, cfg *config) (err error) {
 	defer tg.close()
 	aq := newAsynqBench(cfg)
 	defer aq.close()
-	queues := []string{cfg.queue("enqueue"), cfg.queue("batch"), cfg.queue("process"), cfg.queue("latency")}
+	queues := []string{cfg.queue("enqueue"), cfg.queue("batch"), cfg.queue("process"), cfg.queue("latency"), cfg.queue("chord")}
 	defer func() {
 		err = errors.Join(err, aq.cleanup(context.Background(), queues), deletePrefix(cfg))
 	}()
@@ -195,9 +197,18 @@ func run(ctx context.Context, cfg *config) (err error) {
 		)
 		defer fmt.Printf("\n(latency samples: taskgen %d, asynq %d)\n", len(tLat), len(aLat))
 	}
-	printTable(rows)
+	if len(rows) > 0 {
+		printTable(rows)
+	}
 
-	// 5. The ceiling.
+	// 5. A chord against as many plain tasks.
+	if cfg.runs("chord") {
+		if err := chordRun(ctx, cfg, tg, queues[4]); err != nil {
+			return err
+		}
+	}
+
+	// 6. The ceiling.
 	if cfg.redisBenchmark != "" && cfg.runs("ceiling") {
 		fmt.Println()
 		if err := ceiling(ctx, cfg); err != nil {

@@ -132,9 +132,13 @@ func newEnvelope(ctx context.Context, def *TaskDef, payload []byte, o *callOptio
 	if o.retries != nil {
 		env.Retries = *o.retries
 	}
+	if o.backoff != nil {
+		env.BackoffMin, env.BackoffMax = o.backoff[0], o.backoff[1]
+	}
 	if o.timeout != nil {
 		env.Timeout = *o.timeout
 	}
+	applySingleton(env, o)
 	if o.delay > 0 {
 		env.ETA = now.Add(o.delay)
 	}

@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 )
 
@@ -10,6 +11,16 @@ type Handle[R any] struct {
 	id     string
 	store  Store
 	decode func([]byte) (R, error)
+	// For a workflow's handles: the submitted graph and this handle's
+	// node in it, for Parent; Cancel revokes the whole workflow.
+	graph *submitted
+	node  int
+}
+
+// submitted is a workflow's graph as its handles know it.
+type submitted struct {
+	wf    string
+	nodes []*wfNode
 }
 
 // NewHandle returns a handle on task id whose result lives in store and
@@ -61,6 +72,48 @@ func (h *Handle[R]) Get(ctx context.Context) (R, error) {
 	return v, nil
 }
 
+// Cancel revokes the task, or every task of the workflow: those that have
+// not started never run (the worker drops them and records them as
+// cancelled), and running handlers see their ctx cancelled, with cause
+// ErrCancelled, within a second or a third of the worker's lease. A
+// handler that then returns an error is not retried. Get returns an error
+// that matches ErrCancelled, unless the task had already finished. Work
+// that has finished is not undone.
+func (h *Handle[R]) Cancel(ctx context.Context) error {
+	if h.store == nil {
+		return ErrNoStore
+	}
+	if h.graph != nil {
+		return cancelTask(ctx, h.store, h.graph.wf, workflowTask)
+	}
+	return cancelTask(ctx, h.store, h.id, "")
+}
+
+// Parent returns the handle of the previous step of a chain (Then, Seq):
+// for runtime.Then(runtime.Then(a, b), c), the workflow's handle has as
+// parent the handle of Then(a, b), whose result is b's, and whose parent
+// is a's handle. It returns nil for the first step of a chain, for a
+// group, a chord or Map (whose members run side by side, not one after
+// another: a chord's body is not its header's child), for a plain task,
+// and for a handle not returned by Submit or Parent. A parent's result is
+// its encoded value; Cancel on it cancels the whole workflow. Get on the
+// parent of a step that never ran because the workflow was cancelled
+// waits until ctx is done.
+func (h *Handle[R]) Parent() *Handle[json.RawMessage] {
+	if h.graph == nil || h.node < 0 || h.node >= len(h.graph.nodes) {
+		return nil
+	}
+	n := h.graph.nodes[h.node]
+	if (n.Kind != nodeThen && n.Kind != nodeSeq) || len(n.Children) == 0 {
+		return nil
+	}
+	p := n.Children[0]
+	return &Handle[json.RawMessage]{
+		id: nodeRecordID(h.graph.wf, p), store: h.store, graph: h.graph, node: p,
+		decode: func(b []byte) (json.RawMessage, error) { return json.RawMessage(b), nil },
+	}
+}
+
 // Wait waits for the task to finish and returns nil if it succeeded; see Get.
 func (h *Handle[R]) Wait(ctx context.Context) error {
 	_, err := h.Get(ctx)
@@ -73,6 +126,11 @@ func (h *Handle[R]) Wait(ctx context.Context) error {
 type FailedError struct {
 	State   State
 	Message string
+}
+
+// Is reports whether target is ErrCancelled and the task was cancelled.
+func (e *FailedError) Is(target error) bool {
+	return target == ErrCancelled && e.State == StateCancelled
 }
 
 func (e *FailedError) Error() string {

@@ -15,6 +15,11 @@ type TaskInfo struct {
 	Attempt    int // handler failures before this run; 0 on the first run
 	Retries    int
 	Deliveries int // deliveries including this one; above Attempt+1 after a crash
+	// Crashes counts the earlier deliveries that ended without an outcome
+	// (the worker died, or lost its lease): unlike handler failures, they
+	// use up none of the task's retries. WorkerConfig.DeliveryLimit bounds
+	// them.
+	Crashes    int
 	WorkflowID string
 	NodeID     string
 	Headers    map[string]string

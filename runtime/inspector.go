@@ -3,14 +3,17 @@ package runtime
 import "context"
 
 // Inspector manages a transport's dead letters, which Transport.DeadLetters
-// lists. The memory and Redis transports implement it; reach it with a type
-// assertion:
+// lists. The memory, Redis and RabbitMQ transports implement it; reach it
+// with a type assertion:
 //
 //	if in, ok := tr.(runtime.Inspector); ok {
 //		n, err := in.PurgeDeadLetters(ctx, "emails")
 //	}
 //
-// Every implementation passes the inspector cases of transport/transporttest.
+// ListDeadLetters and GetDeadLetter read dead letters with their error
+// history and arguments, and RequeueDeadLetters requeues all that match a
+// filter; the `taskgen dlq` command does the same from a shell. Every
+// implementation passes the inspector cases of transport/transporttest.
 type Inspector interface {
 	// RequeueDeadLetter puts the dead letter id of queue back on queue,
 	// ready at once with the priority it had, as a new message: its

@@ -221,7 +221,6 @@ func (w *Worker) holdSlot(lim Limiter, env *Envelope, key, holder string) *heldL
 // deferTask puts the task back for delay without counting an attempt;
 // withToken marks it as holding a reserved rate token.
 func (w *Worker) deferTask(d *Delivery, env *Envelope, delay time.Duration, withToken bool, why, limit string) {
-	var body []byte
 	if withToken != (env.Headers[rateHeader] != "") {
 		if withToken {
 			if env.Headers == nil {
@@ -231,8 +230,10 @@ func (w *Worker) deferTask(d *Delivery, env *Envelope, delay time.Duration, with
 		} else {
 			delete(env.Headers, rateHeader)
 		}
-		body = env.Marshal()
 	}
+	// Counted as a hand-back, so that deferrals are not taken for crashes
+	// (deliverylimit.go).
+	body := returnedBody(d, env)
 	w.log.Debug("taskgen: task deferred by its "+why, "task", env.Task, "id", env.ID, "queue", env.Queue, "limit", limit, "delay", delay)
 	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 	defer cancel()
@@ -244,7 +245,7 @@ func (w *Worker) deferTask(d *Delivery, env *Envelope, delay time.Duration, with
 // limitFailed hands back a task whose limit the store could not check.
 func (w *Worker) limitFailed(d *Delivery, env *Envelope, limit string, err error) {
 	if errors.Is(err, ErrClosed) {
-		w.handBack(d)
+		w.handBack(d, env)
 		return
 	}
 	w.log.Warn("taskgen: checking the task's "+limit+" limit failed; retrying later", "task", env.Task, "id", env.ID, "queue", env.Queue, "err", err)

@@ -18,6 +18,8 @@ type callOptions struct {
 	eta       time.Time
 	delay     time.Duration
 	retries   *int
+	backoff   *[2]time.Duration
+	singleton string
 	timeout   *time.Duration
 	expires   *time.Duration
 	uniqueKey string
@@ -52,6 +54,19 @@ func At(t time.Time) Option {
 // Retries sets how many times the task is retried after a failure.
 func Retries(n int) Option {
 	return optionFunc(func(o *callOptions) { n := max(n, 0); o.retries = &n })
+}
+
+// Backoff sets the bounds of the task's retry backoff instead of its
+// annotation's: exponential from lo, doubling with each failure, capped at
+// hi, with full jitter. A lo of zero or less is DefaultBackoffMin; a hi
+// below lo is lo. A RetryAfter from the handler still wins.
+func Backoff(lo, hi time.Duration) Option {
+	return optionFunc(func(o *callOptions) {
+		if lo <= 0 {
+			lo = DefaultBackoffMin
+		}
+		o.backoff = &[2]time.Duration{lo, max(hi, lo)}
+	})
 }
 
 // Timeout sets the handler's ctx deadline; zero removes the default one.

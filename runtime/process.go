@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -36,6 +37,12 @@ func (w *Worker) process(ctx context.Context, d *Delivery, release func()) {
 		w.deadLetter(d, env, ReasonSchemaMismatch, fmt.Errorf("message schema %s, registered schema %s: the task's signature changed; requeue it once a matching worker runs", env.Fingerprint, reg.def.Fingerprint))
 		return
 	}
+	if w.overDeliveryLimit(d, env) {
+		return
+	}
+	if w.dropRevoked(d, env) { // cancel.go
+		return
+	}
 	held, ok := w.admit(d, env, &reg.def)
 	if !ok {
 		return // deferred by a global limit
@@ -44,22 +51,33 @@ func (w *Worker) process(ctx context.Context, d *Delivery, release func()) {
 		held.release()
 		return
 	}
+	unlock, ok := w.takeSingleton(d, env)
+	if !ok {
+		held.release()
+		release()
+		return
+	}
 
 	// The handler starts without waiting for the active record to be
 	// written: Progress, and the outcome written below, wait for it, so
 	// the record still goes pending → active → outcome.
 	recorded := w.putRecordAsync(env, StateActive)
-	result, err := w.run(ctx, env, d, reg.handler, recorded)
+	tctx, unwatch := w.revokes.watch(ctx, w, env)
+	result, err := w.runBounded(tctx, env, d, reg.handler, recorded)
+	revoked := unwatch()
+	unlock()
 	held.release()
 	release()
 	<-recorded
 	switch {
+	case revoked && err != nil:
+		w.settleRevoked(d, env, err)
 	case err == nil:
 		w.succeed(d, env, result)
 	case ctx.Err() != nil:
 		// The worker is shutting down and cancelled the handler: this
 		// attempt does not count.
-		w.handBack(d)
+		w.handBack(d, env)
 	default:
 		w.fail(d, env, err)
 	}
@@ -70,7 +88,7 @@ func (w *Worker) run(ctx context.Context, env *Envelope, d *Delivery, h Handler,
 	tc := &taskCtx{
 		info: TaskInfo{
 			ID: env.ID, Task: env.Task, Queue: env.Queue,
-			Attempt: env.Attempt, Retries: env.Retries, Deliveries: d.Deliveries,
+			Attempt: env.Attempt, Retries: env.Retries, Deliveries: d.Deliveries, Crashes: crashes(d, env),
 			WorkflowID: env.WorkflowID, NodeID: env.NodeID,
 			Headers: env.Headers, Request: env.Request, Route: env.Route,
 		},
@@ -115,7 +133,7 @@ func (w *Worker) loadPayload(d *Delivery, env *Envelope) bool {
 		return false
 	case err != nil:
 		w.log.Warn("taskgen: loading the offloaded payload failed; retrying later", "task", env.Task, "id", env.ID, "queue", env.Queue, "err", err)
-		if err := w.tr.Nack(ctx, d, NackOptions{Delay: DefaultBackoffMin}); err != nil {
+		if err := w.tr.Nack(ctx, d, NackOptions{Delay: DefaultBackoffMin, Body: returnedBody(d, env)}); err != nil {
 			w.log.Warn("taskgen: hand back failed; the lease will expire", "task", env.Task, "id", env.ID, "queue", env.Queue, "err", err)
 		}
 		return false
@@ -154,7 +172,7 @@ func (w *Worker) advanceWorkflow(d *Delivery, env *Envelope, result []byte) bool
 		return true
 	}
 	w.log.Error("taskgen: advancing the workflow failed; the task will run again", "task", env.Task, "id", env.ID, "queue", env.Queue, "workflow", env.WorkflowID, "err", err)
-	if err := w.tr.Nack(ctx, d, NackOptions{Delay: DefaultBackoffMin}); err != nil {
+	if err := w.tr.Nack(ctx, d, NackOptions{Delay: DefaultBackoffMin, Body: returnedBody(d, env)}); err != nil {
 		w.log.Warn("taskgen: hand back failed; the lease will expire", "task", env.Task, "id", env.ID, "queue", env.Queue, "err", err)
 	}
 	return false
@@ -245,6 +263,7 @@ func (w *Worker) deadLetter(d *Delivery, env *Envelope, reason Reason, cause err
 		ID: d.ID, Queue: d.Queue, Task: env.Task, Reason: reason, Error: te.Error(),
 		Attempts: env.Attempt + 1, At: time.Now(), Body: d.Body,
 	}
+	dl.Errors = append(slices.Clip(env.Errors), AttemptError{At: dl.At, Error: dl.Error})
 	if err := w.tr.DeadLetter(ctx, d, dl); err != nil {
 		w.log.Error("taskgen: dead letter failed; the lease will expire", "task", env.Task, "id", env.ID, "queue", env.Queue, "err", err)
 		return
@@ -288,7 +307,7 @@ func (w *Worker) flow() (*flow, error) {
 	if !ok {
 		return nil, ErrNoWorkflowStore
 	}
-	return &flow{tr: w.tr, store: ws, ttl: defaultWorkflowTTL, claim: w.cfg.Lease / 2}, nil
+	return &flow{tr: w.tr, store: ws, ttl: defaultWorkflowTTL, claim: w.cfg.Lease / 2, cache: &w.nodes}, nil
 }
 
 // putRecord writes the task's state; a store failure is logged, not fatal,

@@ -202,10 +202,13 @@ func (r *routing) route(env *Envelope, def *TaskDef, o *callOptions) error {
 	if r.err != nil {
 		return r.err
 	}
-	queue, how := r.base(def, env.Payload)
+	var queue, how string
 	if o.queue != "" {
 		queue, how = o.queue, routeCall
-	} else if req := env.Request; req != nil && r.policy != nil {
+	} else {
+		queue, how = r.base(def, env.Payload)
+	}
+	if req := env.Request; how != routeCall && req != nil && r.policy != nil {
 		if byQueue, ok := r.policy[req.Source]; ok {
 			ov, ok := byQueue[queue]
 			if !ok {

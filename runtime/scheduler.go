@@ -18,7 +18,9 @@ import (
 // once, whichever processes run, because a process fires a tick only after
 // it claims the tick in the Store (PutNX of a key per schedule and tick).
 // There is no leader: a process that dies costs at most the tick it had
-// claimed and not yet enqueued, and the others go on with the next.
+// claimed and not yet enqueued, and the others go on with the next. Each
+// process fires by its own clock, so their clocks should agree (NTP): a
+// process whose clock runs ahead fires its ticks early.
 //
 // A fired task has the ID "<name>@<tick>" (the tick in RFC 3339, UTC), so
 // a second fire of the same tick would also be refused by the transport

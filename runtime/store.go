@@ -17,11 +17,12 @@ const (
 	StateSucceeded State = "succeeded" // done; the result is stored
 	StateFailed    State = "failed"    // dead-lettered; Error says why
 	StateExpired   State = "expired"   // not started before its expiry
+	StateCancelled State = "cancelled" // revoked by Handle.Cancel
 )
 
 // Terminal reports whether s is final.
 func (s State) Terminal() bool {
-	return s == StateSucceeded || s == StateFailed || s == StateExpired
+	return s == StateSucceeded || s == StateFailed || s == StateExpired || s == StateCancelled
 }
 
 // Record is what a store keeps about one task.

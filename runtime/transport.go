@@ -98,6 +98,15 @@ type DeadLetter struct {
 	Attempts int
 	At       time.Time
 	Body     []byte // the message body as it was received
+	// Errors are every failed attempt's error with its time, oldest first,
+	// the last one being Error at At. Transports do not store them: the
+	// worker fills them when it dead-letters a task, and ListDeadLetters
+	// and GetDeadLetter from Body's envelope.
+	Errors []AttemptError
+	// Args are the task's encoded arguments, from Body's envelope; nil
+	// when it did not decode or the arguments were offloaded to the store.
+	// ListDeadLetters and GetDeadLetter fill them.
+	Args []byte
 }
 
 // QueueStats counts a queue's messages.

@@ -8,6 +8,7 @@ import (
 	"maps"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -19,9 +20,9 @@ type WorkerConfig struct {
 	Queues []string
 	// Weights, when set, serves Queues by weight instead of strictly:
 	// each fetch orders the queues by a weighted random draw, so that
-	// under a backlog queue q gets Weights[q] / sum of the weights of the
-	// tasks, and no queue starves. Every queue needs a weight; a queue of
-	// weight 0 is served only when the others are empty.
+	// under a backlog queue q gets Weights[q] / (sum of the weights) of
+	// the fetches, and no queue starves. Every queue needs a weight; a
+	// queue of weight 0 is served only when the others are empty.
 	Weights map[string]int
 	// Concurrency is how many handlers run at once. Default 10. A slot is
 	// taken when a task is fetched and freed when its handler returns, so
@@ -33,6 +34,16 @@ type WorkerConfig struct {
 	// DrainTimeout is how long a cancelled Run waits for running handlers
 	// before cancelling their ctx and handing their tasks back. Default 30s.
 	DrainTimeout time.Duration
+	// TimeoutGrace is how long a handler may run past its task's timeout,
+	// ignoring its cancelled ctx, before the worker abandons it: its slot
+	// is freed and the attempt fails with a *TimeoutError. Default 5s.
+	TimeoutGrace time.Duration
+	// DeliveryLimit is how many times a task may be delivered without
+	// settling (its worker died, or its lease lapsed) before it is
+	// dead-lettered with ReasonDeliveryLimit. Handler failures, and tasks
+	// handed back or deferred by a worker, do not count. Default 10; -1
+	// means no limit.
+	DeliveryLimit int
 	// ResultTTL is how long results and progress stay in the store.
 	// Default 24h.
 	ResultTTL time.Duration
@@ -63,6 +74,10 @@ type Worker struct {
 	mu       sync.Mutex
 	handlers map[string]*registered
 	running  bool
+	// abandoned counts handlers abandoned past their timeout.
+	abandoned atomic.Int64
+	nodes    nodeCache // workflow nodes read (nodecache.go)
+	revokes  revokeSet // running tasks watched for Handle.Cancel (cancel.go)
 	limits   limitState
 }
 
@@ -81,6 +96,12 @@ func NewWorker(tr Transport, cfg WorkerConfig) *Worker {
 	}
 	if cfg.DrainTimeout <= 0 {
 		cfg.DrainTimeout = defaultDrainTimeout
+	}
+	if cfg.TimeoutGrace <= 0 {
+		cfg.TimeoutGrace = defaultTimeoutGrace
+	}
+	if cfg.DeliveryLimit == 0 {
+		cfg.DeliveryLimit = defaultDeliveryLimit
 	}
 	if cfg.ResultTTL <= 0 {
 		cfg.ResultTTL = defaultResultTTL
@@ -224,7 +245,7 @@ func (w *Worker) fetchLoop(ctx, hctx context.Context, queues []string, slots cha
 				defer act.remove(d)
 				if ctx.Err() != nil {
 					// Fetched as shutdown began: hand it back unstarted.
-					w.handBack(d)
+					w.handBack(d, nil)
 					return
 				}
 				w.process(hctx, d, release)
@@ -255,11 +276,12 @@ func (w *Worker) drain(wg *sync.WaitGroup, cancel context.CancelFunc) error {
 	}
 }
 
-// handBack returns a delivery to its queue without counting an attempt.
-func (w *Worker) handBack(d *Delivery) {
+// handBack returns a delivery to its queue without counting an attempt,
+// nor a crash (see returnedBody).
+func (w *Worker) handBack(d *Delivery, env *Envelope) {
 	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 	defer cancel()
-	if err := w.tr.Nack(ctx, d, NackOptions{}); err != nil {
+	if err := w.tr.Nack(ctx, d, NackOptions{Body: returnedBody(d, env)}); err != nil {
 		w.log.Warn("taskgen: hand back failed; the lease will expire", "id", d.ID, "queue", d.Queue, "err", err)
 	}
 }

@@ -56,7 +56,6 @@ func Submit[R any](ctx context.Context, c *Client, sig Sig[R]) (*Handle[R], erro
 	if err != nil {
 		return nil, err
 	}
-	f := &flow{tr: c.tr, store: ws, ttl: defaultWorkflowTTL, fresh: true}
 	wf := newTaskID()
 	nodes, err := flatten(sig.n)
 	if err != nil {
@@ -69,15 +68,29 @@ func Submit[R any](ctx context.Context, c *Client, sig Sig[R]) (*Handle[R], erro
 	if err := c.routing.routeNodes(nodes, req); err != nil {
 		return nil, fmt.Errorf("taskgen: submit workflow: %w", err)
 	}
+	// The graph goes to the store in one bulk write, and the first tasks
+	// in one batch publish; starting reads the graph from memory.
+	entries := make([]KeyValue, len(nodes))
 	for id, n := range nodes {
-		if err := f.putNode(ctx, wf, id, n); err != nil {
-			return nil, fmt.Errorf("taskgen: submit workflow %s: %w", wf, err)
+		b, err := json.Marshal(n)
+		if err != nil {
+			return nil, fmt.Errorf("taskgen: submit workflow %s: node %d: %w", wf, id, err)
 		}
+		entries[id] = KeyValue{Key: nodeKey(wf, id), Value: b}
+	}
+	f := &flow{tr: c.tr, store: ws, ttl: defaultWorkflowTTL, fresh: true, graph: nodes, outbox: []*Message{}}
+	if err := putMany(ctx, ws, entries, f.ttl); err != nil {
+		return nil, fmt.Errorf("taskgen: submit workflow %s: store the graph: %w", wf, err)
 	}
 	if err := f.start(ctx, wf, 0, nil, req); err != nil {
 		return nil, fmt.Errorf("taskgen: submit workflow %s: %w", wf, err)
 	}
-	return NewHandle(wf, Store(ws), sig.decode), nil
+	if err := publishAll(ctx, c.tr, f.outbox); err != nil {
+		return nil, fmt.Errorf("taskgen: submit workflow %s: %w", wf, err)
+	}
+	h := NewHandle(wf, Store(ws), sig.decode)
+	h.graph = &submitted{wf: wf, nodes: nodes}
+	return h, nil
 }
 
 func (c *Client) workflowStore() (WorkflowStore, error) {
@@ -197,6 +210,12 @@ type flow struct {
 	// claim is how long a finisher holds the start of the next node;
 	// shorter than the worker's lease.
 	claim time.Duration
+	// graph is the workflow being submitted, read from memory rather than
+	// the store; cache keeps nodes read before, which never change.
+	graph []*wfNode
+	cache *nodeCache
+	// outbox, when not nil, collects the messages to publish in one batch.
+	outbox []*Message
 }
 
 // Keys share the workflow's hash tag, so a clustered store keeps a
@@ -207,10 +226,21 @@ func joinKey(wf string, id int) string   { return "wf:{" + wf + "}:j:" + strconv
 func startKey(wf string, id int) string  { return "wf:{" + wf + "}:s:" + strconv.Itoa(id) }
 func failedKey(wf string) string         { return "wf:{" + wf + "}:failed" }
 
+// nodeRecordID is the ID of node id's record: its task's record, for a
+// task; finish writes one for a chain, group or chord inside the tree.
+func nodeRecordID(wf string, id int) string {
+	if id == 0 {
+		return wf
+	}
+	return workflowTaskID(wf, id)
+}
+
 // workflowTaskID is the ID of node id's task: derived, so that publishing
 // it again after a crash is refused as a duplicate rather than run twice.
 func workflowTaskID(wf string, id int) string { return wf + "." + strconv.Itoa(id) }
 
+// putNode stores node id of workflow wf on its own; Submit stores a whole
+// graph in one bulk write instead.
 func (f *flow) putNode(ctx context.Context, wf string, id int, n *wfNode) error {
 	b, err := json.Marshal(n)
 	if err != nil {
@@ -219,16 +249,39 @@ func (f *flow) putNode(ctx context.Context, wf string, id int, n *wfNode) error 
 	return f.store.Put(ctx, nodeKey(wf, id), b, f.ttl)
 }
 
+// node returns node id of workflow wf, whole: from the graph being
+// submitted, the cache, or the store.
 func (f *flow) node(ctx context.Context, wf string, id int) (*wfNode, error) {
-	b, err := f.store.Get(ctx, nodeKey(wf, id))
-	if err != nil {
-		return nil, fmt.Errorf("workflow %s node %d: %w", wf, id, err)
+	return f.read(ctx, wf, id, true)
+}
+
+// link returns node id of workflow wf, of which a task's node need only
+// have its place in the tree (decodeNode): finishing or failing a task
+// reads no more of it.
+func (f *flow) link(ctx context.Context, wf string, id int) (*wfNode, error) {
+	return f.read(ctx, wf, id, false)
+}
+
+func (f *flow) read(ctx context.Context, wf string, id int, full bool) (*wfNode, error) {
+	if f.graph != nil && id >= 0 && id < len(f.graph) {
+		return f.graph[id], nil
 	}
-	n := new(wfNode)
-	if err := json.Unmarshal(b, n); err != nil {
-		return nil, fmt.Errorf("workflow %s node %d: %w", wf, id, err)
+	key := nodeKey(wf, id)
+	ck := key
+	if !full {
+		ck += "#link" // a load shared only with loads as partial
 	}
-	return n, nil
+	return f.cache.get(ck, func() (*wfNode, error) {
+		b, err := f.store.Get(ctx, key)
+		if err != nil {
+			return nil, fmt.Errorf("workflow %s node %d: %w", wf, id, err)
+		}
+		n, err := decodeNode(b, full)
+		if err != nil {
+			return nil, fmt.Errorf("workflow %s node %d: %w", wf, id, err)
+		}
+		return n, nil
+	})
 }
 
 // start runs node id of workflow wf; input is the previous step's result,
@@ -315,6 +368,10 @@ func (f *flow) publish(ctx context.Context, wf string, id int, n *wfNode, input 
 		return &TaskError{Task: env.Task, ID: env.ID, Queue: env.Queue, Err: err}
 	}
 	msg := &Message{ID: env.ID, Queue: env.Queue, Priority: env.Priority, ETA: env.ETA, Body: env.Marshal()}
+	if f.outbox != nil {
+		f.outbox = append(f.outbox, msg)
+		return nil
+	}
 	if err := f.tr.Publish(ctx, msg); err != nil && !errors.Is(err, ErrDuplicateTask) {
 		return &TaskError{Task: env.Task, ID: env.ID, Queue: env.Queue, Err: fmt.Errorf("publish: %w", err)}
 	}
@@ -327,11 +384,15 @@ func (f *flow) finish(ctx context.Context, wf string, id int, result []byte, req
 	if len(result) == 0 {
 		result = []byte("null")
 	}
-	n, err := f.node(ctx, wf, id)
-	if err != nil {
-		return err
+	// The result is stored while the node is read: one round trip, not
+	// two, when the store batches its calls.
+	stored := make(chan error, 1)
+	go func() { stored <- f.store.Put(ctx, resultKey(wf, id), result, f.ttl) }()
+	n, err := f.link(ctx, wf, id)
+	if perr := <-stored; perr != nil {
+		return perr
 	}
-	if err := f.store.Put(ctx, resultKey(wf, id), result, f.ttl); err != nil {
+	if err != nil {
 		return err
 	}
 	switch n.Parent {
@@ -341,7 +402,14 @@ func (f *flow) finish(ctx context.Context, wf string, id int, result []byte, req
 		r := &Record{ID: wf, Task: workflowTask, State: StateSucceeded, Result: result, UpdatedAt: time.Now()}
 		return f.store.PutRecord(ctx, r, f.ttl)
 	}
-	p, err := f.node(ctx, wf, n.Parent)
+	if n.Kind != nodeTask && n.Kind != nodeChunk {
+		// For Handle.Parent: a task's record is its own.
+		r := &Record{ID: workflowTaskID(wf, id), Task: workflowTask, State: StateSucceeded, Result: result, UpdatedAt: time.Now()}
+		if err := f.store.PutRecord(ctx, r, f.ttl); err != nil {
+			return err
+		}
+	}
+	p, err := f.link(ctx, wf, n.Parent)
 	if err != nil {
 		return err
 	}
@@ -397,13 +465,13 @@ func (f *flow) join(ctx context.Context, wf string, id, pos, want int) (bool, er
 // gather returns the results of nodes as a JSON array, in order; with
 // flatten, the results are arrays, and their elements are listed.
 func (f *flow) gather(ctx context.Context, wf string, ids []int, flatten bool) ([]byte, error) {
-	results := make([][]byte, len(ids))
+	keys := make([]string, len(ids))
 	for i, id := range ids {
-		r, err := f.store.Get(ctx, resultKey(wf, id))
-		if err != nil {
-			return nil, fmt.Errorf("workflow %s: result of node %d: %w", wf, id, err)
-		}
-		results[i] = r
+		keys[i] = resultKey(wf, id)
+	}
+	results, err := getMany(ctx, f.store, keys)
+	if err != nil {
+		return nil, fmt.Errorf("workflow %s: results of %d members: %w", wf, len(ids), err)
 	}
 	return joinJSON(results, flatten), nil
 }
@@ -462,7 +530,7 @@ func (f *flow) fail(ctx context.Context, env *Envelope, cause string) error {
 	// Walk up from the failed node. Callbacks start under derived IDs, and
 	// a failure delivered twice finds them started.
 	for id >= 0 {
-		n, err := f.node(ctx, wf, id)
+		n, err := f.link(ctx, wf, id)
 		if err != nil {
 			return err
 		}
@@ -471,27 +539,42 @@ func (f *flow) fail(ctx context.Context, env *Envelope, cause string) error {
 				return err
 			}
 		}
+		if first && id > 0 && n.Kind != nodeTask && n.Kind != nodeChunk {
+			// The chains, groups and chords around the failed task fail
+			// with it, for their handles (Handle.Parent).
+			r := &Record{ID: workflowTaskID(wf, id), Task: env.Task, Queue: env.Queue, State: StateFailed, Attempt: env.Attempt,
+				Error: fmt.Sprintf("workflow step %s (task %s) failed: %s", env.NodeID, env.ID, cause), UpdatedAt: time.Now()}
+			if err := f.store.PutRecord(ctx, r, f.ttl); err != nil {
+				return err
+			}
+		}
 		id = n.Parent
 	}
 	return nil
 }
 
-// spliceArg returns the JSON object args with the member key set to value.
+// spliceArg returns the JSON object args with the member key set to value,
+// added when args lacks it (a field marshalled with omitempty).
 func spliceArg(args []byte, key string, value []byte) ([]byte, error) {
 	r := codec.NewReader(args)
 	var w codec.Writer
-	w.Grow(len(args) + len(value))
+	w.Grow(len(args) + len(key) + len(value) + 4)
 	w.BeginObject()
+	found := false
 	if r.BeginObject() {
 		for r.NextField() {
 			k := string(r.Key())
 			v := r.Raw()
 			if k == key {
-				v = value
+				v, found = value, true
 			}
 			w.MapKeyString(k)
 			w.Marshaler(json.RawMessage(v))
 		}
+	}
+	if !found {
+		w.MapKeyString(key)
+		w.Marshaler(json.RawMessage(value))
 	}
 	w.EndObject()
 	if err := r.End(); err != nil {

@@ -4,6 +4,7 @@
 //
 //	taskgen [-tags list] [-v] [packages]
 //	taskgen -version
+//	taskgen dlq <list|show|requeue|purge> [flags] URL [ID]
 //
 // Put it in a package's go:generate line:
 //
@@ -137,4 +138,20 @@
 //
 // A package without tasks gets its earlier output removed. Taskgen never
 // overwrites or removes a <package>_taskgen.go that it did not write.
+//
+// # Dead letters
+//
+// taskgen dlq lists, shows, requeues and purges the dead letters of a
+// queue on the broker that a URL names (mem://, redis://,
+// redis+cluster://, amqp://, with the options, such as prefix=, that the
+// workers use):
+//
+//	taskgen dlq list    [-queue q] [-task name] [-reason r] [-limit n] URL
+//	taskgen dlq show    [-queue q] URL ID
+//	taskgen dlq requeue [-queue q] URL ID
+//	taskgen dlq requeue [-queue q] -all [-task name] [-reason r] URL
+//	taskgen dlq purge   [-queue q] URL
+//
+// Flags go before the URL. It exits 0 on success, 1 when an operation
+// fails and 2 for a bad command line; taskgen dlq -h prints the details.
 package main

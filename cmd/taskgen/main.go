@@ -21,11 +21,15 @@ var (
 
 func usage() {
 	fmt.Fprintf(os.Stderr, "usage: taskgen [-tags list] [-v] [packages]\n")
+	fmt.Fprintf(os.Stderr, "       taskgen dlq <list|show|requeue|purge> [flags] URL [ID]\n")
 	fmt.Fprintf(os.Stderr, "For more information, see: go doc github.com/taskgen/taskgen/cmd/taskgen\n")
 	flag.PrintDefaults()
 }
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "dlq" {
+		os.Exit(runDLQ(os.Args[2:], os.Stdout, os.Stderr))
+	}
 	log.SetFlags(0)
 	log.SetPrefix("taskgen: ")
 	flag.Usage = usage

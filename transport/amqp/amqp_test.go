@@ -11,6 +11,7 @@ import (
 	"time"
 
 	amqp091 "github.com/rabbitmq/amqp091-go"
+	goredis "github.com/redis/go-redis/v9"
 	"go.uber.org/goleak"
 
 	"github.com/taskgen/taskgen/internal/testenv"
@@ -102,10 +103,41 @@ func deleteObjects(t testing.TB, url string, tr *amqp.Transport) {
 	}
 }
 
+// deleteRedisKeys deletes the Redis store's keys under prefix when the
+// test ends: a workflow leaves thousands, which would otherwise stay until
+// they expire.
+func deleteRedisKeys(t testing.TB, url, prefix string) {
+	t.Cleanup(func() {
+		opt, err := goredis.ParseURL(url)
+		if err != nil {
+			t.Errorf("cleanup: %v", err)
+			return
+		}
+		c := goredis.NewClient(opt)
+		defer c.Close()
+		ctx := context.Background()
+		iter := c.Scan(ctx, 0, prefix+":*", 1000).Iterator()
+		var keys []string
+		for iter.Next(ctx) {
+			if keys = append(keys, iter.Val()); len(keys) == 500 {
+				c.Unlink(ctx, keys...)
+				keys = keys[:0]
+			}
+		}
+		if len(keys) > 0 {
+			c.Unlink(ctx, keys...)
+		}
+		if err := iter.Err(); err != nil {
+			t.Errorf("deleting the store's keys under %s: %v", prefix, err)
+		}
+	})
+}
+
 // The workflow semantics on RabbitMQ, with their state in a Redis store.
 func TestWorkflows(t *testing.T) {
 	t.Parallel()
 	transporttest.RunWorkflows(t, withRedisStore)
+	transporttest.RunLargeWorkflow(t, withRedisStore, 10_000)
 }
 
 // Routing, request context and queue order on RabbitMQ, with a Redis store.
@@ -115,12 +147,15 @@ func TestRouting(t *testing.T) {
 }
 
 // withRedisStore returns a transport on the test broker whose store is the
-// test Redis, under prefixes of their own.
+// test Redis, under prefixes of their own; the store's keys are deleted
+// when the test ends.
 func withRedisStore(t *testing.T) runtime.Transport {
-	store, err := redis.Open(t.Context(), testenv.RedisURL(t)+"?prefix="+uniquePrefix())
+	prefix := uniquePrefix()
+	store, err := redis.Open(t.Context(), testenv.RedisURL(t)+"?prefix="+prefix)
 	if err != nil {
 		t.Fatal(err)
 	}
+	deleteRedisKeys(t, testenv.RedisURL(t), prefix) // after the transport closes
 	return newTransport(t, amqp.Config{Store: store, CloseStore: true}).WithStore()
 }
 
@@ -133,6 +168,18 @@ func TestLimits(t *testing.T) {
 			t.Fatal(err)
 		}
 		return newTransport(t, amqp.Config{Store: store, CloseStore: true}), store
+	})
+}
+
+// The worker's reliability cases on RabbitMQ, with a Redis store.
+func TestReliability(t *testing.T) {
+	t.Parallel()
+	transporttest.RunReliability(t, func(t *testing.T) runtime.Transport {
+		store, err := redis.Open(t.Context(), testenv.RedisURL(t)+"?prefix="+uniquePrefix())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return newTransport(t, amqp.Config{Store: store, CloseStore: true}).WithStore()
 	})
 }
 

@@ -32,12 +32,12 @@ func (t *Transport) Publish(ctx context.Context, msg *runtime.Message) error {
 // confirms outstanding at once (within the confirm window), and returns one
 // error per message.
 func (t *Transport) PublishBatch(ctx context.Context, msgs []*runtime.Message) []error {
-	errs := make([]error, len(msgs))
+	errs := t.prepareBatch(ctx, msgs) // bulk.go
 	sent := make([]*inflight, len(msgs))
 	var pin *pubChan
 	oldest := 0 // first index whose confirm was not awaited yet
 	for i, msg := range msgs {
-		if errs[i] = t.prepare(ctx, msg); errs[i] != nil {
+		if errs[i] != nil {
 			continue
 		}
 		// Keep half the window free for other publishers: wait for the
@@ -69,6 +69,14 @@ func newMessage(msg *runtime.Message) message {
 
 // prepare checks msg, declares its queue on first use and claims its ID.
 func (t *Transport) prepare(ctx context.Context, msg *runtime.Message) error {
+	if err := t.check(ctx, msg); err != nil {
+		return err
+	}
+	return t.claimID(ctx, msg)
+}
+
+// check checks msg and declares its queue on first use.
+func (t *Transport) check(ctx context.Context, msg *runtime.Message) error {
 	if err := checkMessage(msg); err != nil {
 		return err
 	}
@@ -78,9 +86,11 @@ func (t *Transport) prepare(ctx context.Context, msg *runtime.Message) error {
 	if t.closed.Load() {
 		return runtime.ErrClosed
 	}
-	if err := t.topo.ensure(ctx, msg.Queue); err != nil {
-		return err
-	}
+	return t.topo.ensure(ctx, msg.Queue)
+}
+
+// claimID claims msg's ID in the store, if the transport has one.
+func (t *Transport) claimID(ctx context.Context, msg *runtime.Message) error {
 	if s := t.cfg.Store; s != nil {
 		ok, err := s.PutNX(ctx, guardKey(msg.ID), []byte(msg.Queue), t.guardTTL(msg.ETA))
 		if err != nil {

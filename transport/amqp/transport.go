@@ -212,6 +212,8 @@ func (t *Transport) WithStore() runtime.Transport {
 	switch s := t.cfg.Store.(type) {
 	case nil:
 		return t
+	case bulkWorkflowStore:
+		return &bulkWorkflowTransport{Transport: t, bulkWorkflowStore: s}
 	case runtime.WorkflowStore:
 		return &workflowTransport{Transport: t, WorkflowStore: s}
 	default:

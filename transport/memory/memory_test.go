@@ -19,6 +19,7 @@ func TestConformance(t *testing.T) {
 	transporttest.Run(t, func(t *testing.T) runtime.Transport { return memory.New() })
 	transporttest.RunStore(t, func(t *testing.T) runtime.Store { return memory.New() })
 	transporttest.RunWorkflows(t, func(t *testing.T) runtime.Transport { return memory.New() })
+	transporttest.RunReliability(t, func(t *testing.T) runtime.Transport { return memory.New() })
 	transporttest.RunLimits(t, func(t *testing.T) (runtime.Transport, runtime.Store) { tr := memory.New(); return tr, tr })
 	transporttest.RunRouting(t, func(t *testing.T) runtime.Transport { return memory.New() })
 	transporttest.RunLargeWorkflow(t, func(t *testing.T) runtime.Transport { return memory.New() }, 10_000)

@@ -34,6 +34,7 @@ func TestClusterConformance(t *testing.T) {
 	transporttest.Run(t, func(t *testing.T) runtime.Transport { return newTransport(t, client, redis.Config{}) })
 	transporttest.RunStore(t, func(t *testing.T) runtime.Store { return newTransport(t, client, redis.Config{}) })
 	transporttest.RunWorkflows(t, func(t *testing.T) runtime.Transport { return newTransport(t, client, redis.Config{}) })
+	transporttest.RunReliability(t, func(t *testing.T) runtime.Transport { return newTransport(t, client, redis.Config{}) })
 	transporttest.RunLimits(t, func(t *testing.T) (runtime.Transport, runtime.Store) {
 		tr := newTransport(t, client, redis.Config{})
 		return tr, tr

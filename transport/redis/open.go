@@ -29,6 +29,13 @@ import (
 //
 // Every other option goes to go-redis (redis.ParseURL, or
 // redis.ParseClusterURL for a cluster): dial_timeout, pool_size, and so on.
+// Unlike go-redis's own default for one server, the client does not retry
+// a command that failed (max_retries=-1, as go-redis already does for a
+// cluster) unless the URL sets max_retries: the transport's scripts are not
+// idempotent, and a publish re-run after a read timeout would report its
+// own message as a duplicate. A failed command returns
+// its error; the worker retries its fetches, and a task whose settlement
+// failed runs again after its lease.
 // Errors show the URL with its password redacted.
 func Open(ctx context.Context, rawURL string) (*Transport, error) {
 	u, err := url.Parse(rawURL)
@@ -107,6 +114,9 @@ func newClient(u *url.URL, rest url.Values) (goredis.UniversalClient, error) {
 		opt, err := goredis.ParseURL(plain.String())
 		if err != nil {
 			return nil, err
+		}
+		if !rest.Has("max_retries") {
+			opt.MaxRetries = -1
 		}
 		return goredis.NewClient(opt), nil
 	}

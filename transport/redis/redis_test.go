@@ -29,10 +29,18 @@ func uniquePrefix(t testing.TB) string {
 func cleanup(t testing.TB, client goredis.UniversalClient, prefix string) {
 	t.Cleanup(func() {
 		ctx := context.Background()
+		// UNLINK in groups: a large workflow leaves tens of thousands.
 		del := func(ctx context.Context, c *goredis.Client) error {
 			iter := c.Scan(ctx, 0, prefix+":*", 1000).Iterator()
+			var keys []string
 			for iter.Next(ctx) {
-				c.Del(ctx, iter.Val())
+				if keys = append(keys, iter.Val()); len(keys) == 500 {
+					c.Unlink(ctx, keys...)
+					keys = keys[:0]
+				}
+			}
+			if len(keys) > 0 {
+				c.Unlink(ctx, keys...)
 			}
 			return iter.Err()
 		}
@@ -80,6 +88,8 @@ func TestConformance(t *testing.T) {
 	transporttest.Run(t, func(t *testing.T) runtime.Transport { return newTransport(t, client, redis.Config{}) })
 	transporttest.RunStore(t, func(t *testing.T) runtime.Store { return newTransport(t, client, redis.Config{}) })
 	transporttest.RunWorkflows(t, func(t *testing.T) runtime.Transport { return newTransport(t, client, redis.Config{}) })
+	transporttest.RunReliability(t, func(t *testing.T) runtime.Transport { return newTransport(t, client, redis.Config{}) })
+	transporttest.RunLargeWorkflow(t, func(t *testing.T) runtime.Transport { return newTransport(t, client, redis.Config{}) }, 10_000)
 	transporttest.RunLimits(t, func(t *testing.T) (runtime.Transport, runtime.Store) {
 		tr := newTransport(t, client, redis.Config{})
 		return tr, tr

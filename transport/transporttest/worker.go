@@ -195,6 +195,17 @@ func testWorkerDeadLettersBadInput(t *testing.T, factory func(t *testing.T) runt
 	wb.awaitRuns(t, want...)
 
 	var dls []runtime.DeadLetter
+	defer func() {
+		// None of the bad messages reached the handler (the schema
+		// mismatch carries n=1, as a good task does).
+		wb.mu.Lock()
+		defer wb.mu.Unlock()
+		for n, runs := range wb.seen {
+			if runs != 1 {
+				t.Errorf("task %d ran %d times; a bad message was decoded and run", n, runs)
+			}
+		}
+	}()
 	waitFor(t, "4 dead letters", func() bool {
 		var err error
 		dls, err = wb.tr.DeadLetters(t.Context(), wb.queue, 100)

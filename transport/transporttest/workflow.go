@@ -32,6 +32,11 @@ func RunWorkflows(t *testing.T, factory func(t *testing.T) runtime.Transport) {
 			"DuplicateHeader":    testWorkflowDuplicateHeader,
 			"Large":              testWorkflowLarge,
 			"OnError":            testWorkflowOnError,
+			"Cancel":             testWorkflowCancel,
+			"CancelTask":         testCancelTask,
+			"Parent":             testWorkflowParent,
+			"StagePipeline":      testWorkflowStagePipeline,
+			"NoHangs":            testWorkflowNoHangs,
 		} {
 			t.Run(name, func(t *testing.T) {
 				t.Parallel()
@@ -67,20 +72,52 @@ type flowBundle struct {
 	queue          string
 	add, mul, fail *runtime.Task[int]
 	sum            *runtime.Task[int]
-	mu             sync.Mutex
-	runs           []string       // "task(args)"
-	chunkMsgs      map[string]int // message ID → calls, for Chunks
+	// block waits for gate, or for its ctx to end, whose cause it sends
+	// on causes; started gets its argument when it starts.
+	block    *runtime.Task[int]
+	gate     chan struct{}
+	gateOnce sync.Once
+	started  chan int
+	causes   chan error
+	// cbFail is an error callback that fails.
+	cbFail    *runtime.Task[runtime.None]
+	mu        sync.Mutex
+	runs      []string       // "task(args)"
+	chunkMsgs map[string]int // message ID → calls, for Chunks
 }
 
 func setupFlow(t *testing.T, factory func(t *testing.T) runtime.Transport) *flowBundle {
+	t.Helper()
+	return setupFlowWith(t, factory, flowConfig{})
+}
+
+// flowConfig changes what setupFlowWith sets up.
+type flowConfig struct {
+	// wrap, when not nil, wraps the transport the client and the worker
+	// use.
+	wrap func(runtime.Transport) runtime.Transport
+	// concurrency is the worker's; zero is 8.
+	concurrency int
+}
+
+// setupFlowWith is setupFlow as cfg says.
+func setupFlowWith(t *testing.T, factory func(t *testing.T) runtime.Transport, cfg flowConfig) *flowBundle {
 	t.Helper()
 	base := setup(t, factory)
 	if _, ok := base.tr.(runtime.WorkflowStore); !ok {
 		t.Fatalf("%T is not a runtime.WorkflowStore; give the transport a store that runs workflows", base.tr)
 	}
+	tr := base.tr
+	if cfg.wrap != nil {
+		tr = cfg.wrap(tr)
+	}
+	if cfg.concurrency == 0 {
+		cfg.concurrency = 8
+	}
 	b := &flowBundle{
-		tr: base.tr, c: runtime.NewClient(base.tr), queue: base.queue, chunkMsgs: make(map[string]int),
-		w: runtime.NewWorker(base.tr, runtime.WorkerConfig{Queues: []string{base.queue}, Concurrency: 8, Logger: quietLogger()}),
+		tr: tr, c: runtime.NewClient(tr), queue: base.queue, chunkMsgs: make(map[string]int),
+		w:    runtime.NewWorker(tr, runtime.WorkerConfig{Queues: []string{base.queue}, Concurrency: cfg.concurrency, Logger: quietLogger()}),
+		gate: make(chan struct{}), started: make(chan int, 100), causes: make(chan error, 100),
 	}
 	b.add = flowTask("flow.Add", b.queue)
 	b.mul = flowTask("flow.Mul", b.queue)
@@ -111,6 +148,26 @@ func setupFlow(t *testing.T, factory func(t *testing.T) runtime.Transport) *flow
 		record("fail", a)
 		return 0, runtime.Permanent(fmt.Errorf("cannot do %d", a.A))
 	})
+	b.block = flowTask("flow.Block", b.queue)
+	register(t, b.w, b.block, func(ctx context.Context, a *addArgs) (int, error) {
+		record("block", a)
+		b.started <- a.A
+		select {
+		case <-b.gate:
+			return a.A, nil
+		case <-ctx.Done():
+			b.causes <- context.Cause(ctx)
+			return 0, ctx.Err()
+		}
+	})
+	b.cbFail = &runtime.Task[runtime.None]{
+		Def:           runtime.TaskDef{Name: "flow.CallbackFails", Queue: b.queue, Priority: 5, Fingerprint: "fp-cbfail"},
+		MarshalResult: runtime.MarshalNone, UnmarshalResult: runtime.UnmarshalNone,
+	}
+	register(t, b.w, b.cbFail, func(_ context.Context, a *failureArgs) (runtime.None, error) {
+		record("cbfail", a.F.Task)
+		return runtime.None{}, runtime.Permanent(errors.New("the callback fails too"))
+	})
 	if err := runtime.Register(b.w, b.sum, func(_ context.Context, a *sumArgs) (int, error) {
 		record("sum", a)
 		total := 0
@@ -122,8 +179,14 @@ func setupFlow(t *testing.T, factory func(t *testing.T) runtime.Transport) *flow
 		t.Fatal(err)
 	}
 	startWorker(t, b.w)
+	// Before the worker stops (cleanups run last first): blocked
+	// handlers return.
+	t.Cleanup(b.release)
 	return b
 }
+
+// release lets every block task return.
+func (b *flowBundle) release() { b.gateOnce.Do(func() { close(b.gate) }) }
 
 func flowTask(name, queue string) *runtime.Task[int] {
 	return &runtime.Task[int]{
@@ -404,7 +467,7 @@ func RunLargeWorkflow(t *testing.T, factory func(t *testing.T) runtime.Transport
 }
 
 func runLargeChord(t *testing.T, factory func(t *testing.T) runtime.Transport, n int, timeout time.Duration) {
-	b := setupFlow(t, factory)
+	b := setupFlowWith(t, factory, flowConfig{concurrency: 32})
 	header := make([]runtime.Sig[int], n)
 	want := 0
 	for i := range header {

@@ -2,7 +2,7 @@
 // the Redis transport until SIGTERM or SIGINT. The process-level tests
 // build it, start it and kill it.
 //
-//	testworker -url redis://127.0.0.1:6379/0?prefix=... [-hang] [-lease 1s] [-concurrency 4]
+//	testworker -url redis://127.0.0.1:6379/0?prefix=... [-hang] [-lease 1s] [-concurrency 4] [-delay 2ms]
 package main
 
 import (
@@ -27,6 +27,7 @@ func main() {
 	hang := flag.Bool("hang", false, "hang in every handler, as a worker stuck mid-task")
 	lease := flag.Duration("lease", time.Second, "lease of fetched tasks")
 	concurrency := flag.Int("concurrency", 4, "handlers at once")
+	delay := flag.Duration("delay", 2*time.Millisecond, "how long a workflow header task works")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
@@ -42,6 +43,9 @@ func main() {
 		Logger:       slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
 	if err := testtask.Register(w, tr, *hang); err != nil {
+		log.Fatal(err)
+	}
+	if err := testtask.RegisterWorkflow(w, tr, *hang, *delay); err != nil {
 		log.Fatal(err)
 	}
 	// The test waits for this line before it counts on the worker.

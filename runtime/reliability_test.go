@@ -1,0 +1,89 @@
+package runtime_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/taskgen/taskgen/runtime"
+)
+
+// Backoff overrides the annotation's backoff for one call: the retry waits
+// at least its minimum.
+func TestBackoffOption(t *testing.T) {
+	t.Parallel()
+	b := setup(t, runtime.WorkerConfig{})
+	task := newTask("test.Backoff", "q", 1) // 1ms..5ms by default
+	var (
+		mu   sync.Mutex
+		runs []time.Time
+	)
+	b.register(t, task, func(context.Context, *addArgs) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		runs = append(runs, time.Now())
+		if len(runs) == 1 {
+			return 0, errors.New("once")
+		}
+		return 1, nil
+	})
+	b.start(t)
+	const lo = 300 * time.Millisecond
+	if _, err := b.enqueue(t, task, 0, 0, runtime.Backoff(lo, lo)).Get(waitCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if gap := runs[1].Sub(runs[0]); gap < lo {
+		t.Fatalf("retried %v after the failure, before the %v backoff", gap, lo)
+	}
+}
+
+// TryLock rejects what cannot be a lock, before it touches the store.
+func TestTryLockArguments(t *testing.T) {
+	t.Parallel()
+	b := setup(t, runtime.WorkerConfig{})
+	for _, c := range []struct {
+		store runtime.Store
+		key   string
+		ttl   time.Duration
+		want  string
+	}{
+		{nil, "k", time.Second, "no result store"},
+		{b.tr, "", time.Second, "empty key"},
+		{b.tr, "k", 0, "not positive"},
+	} {
+		if _, err := runtime.TryLock(t.Context(), c.store, c.key, c.ttl); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("TryLock(%v, %q, %v) = %v; want an error saying %q", c.store != nil, c.key, c.ttl, err, c.want)
+		}
+	}
+}
+
+// storeless hides a transport's store from a worker.
+type storeless struct{ runtime.Transport }
+
+// A singleton task on a worker without a store to lock in is
+// dead-lettered with an error that says so.
+func TestSingletonNeedsStore(t *testing.T) {
+	t.Parallel()
+	b := setup(t, runtime.WorkerConfig{})
+	task := newTask("test.Single", "q", 0)
+	b.enqueue(t, task, 1, 2, runtime.Singleton("k"))
+	w := runtime.NewWorker(storeless{b.tr}, runtime.WorkerConfig{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err := runtime.Register(w, task, add); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	dl := deadLetters(t, b.tr, "q", 1)[0]
+	if dl.Reason != runtime.ReasonFailed || !strings.Contains(dl.Error, `singleton "k"`) || !strings.Contains(dl.Error, "no result store") {
+		t.Fatalf("dead letter %+v; want a failure naming the singleton key and the missing store", dl)
+	}
+}

@@ -1,0 +1,69 @@
+package runtime
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// defaultTimeoutGrace is how long a handler may run past its timeout,
+// ignoring its cancelled ctx, before the worker abandons it.
+const defaultTimeoutGrace = 5 * time.Second
+
+// TimeoutError is the failure of an attempt whose handler ignored its
+// ctx: it was still running TimeoutGrace after its timeout, and the worker
+// abandoned it. The attempt counts as failed, and the task retries.
+type TimeoutError struct {
+	Task    string
+	ID      string
+	Queue   string
+	Timeout time.Duration
+	Grace   time.Duration
+}
+
+func (e *TimeoutError) Error() string {
+	return fmt.Sprintf("task %s (id %s) on queue %q timed out: its handler ignored its ctx for %v past its %v timeout and was abandoned",
+		e.Task, e.ID, e.Queue, e.Grace, e.Timeout)
+}
+
+// Abandoned returns how many handlers the worker has abandoned because
+// they ignored their ctx past their timeout and its grace period.
+func (w *Worker) Abandoned() int64 { return w.abandoned.Load() }
+
+// runBounded runs the handler as run does. A task with a timeout runs in
+// a goroutine of its own: if the handler has not returned TimeoutGrace
+// after its ctx's deadline, runBounded stops waiting and returns a
+// *TimeoutError, so the worker's slot is freed and the task retries. The
+// abandoned handler's result, when it comes, is dropped.
+func (w *Worker) runBounded(ctx context.Context, env *Envelope, d *Delivery, h Handler, recorded <-chan struct{}) ([]byte, error) {
+	if env.Timeout <= 0 {
+		return w.run(ctx, env, d, h, recorded)
+	}
+	type outcome struct {
+		result []byte
+		err    error
+	}
+	done := make(chan outcome, 1)
+	e := *env // the worker changes env if it abandons the handler
+	go func() {
+		r, err := w.run(ctx, &e, d, h, recorded)
+		done <- outcome{r, err}
+	}()
+	t := time.NewTimer(env.Timeout + w.cfg.TimeoutGrace)
+	defer t.Stop()
+	select {
+	case o := <-done:
+		return o.result, o.err
+	case <-t.C:
+	}
+	select {
+	case o := <-done: // it returned just now
+		return o.result, o.err
+	default:
+	}
+	w.abandoned.Add(1)
+	err := &TimeoutError{Task: env.Task, ID: env.ID, Queue: env.Queue, Timeout: env.Timeout, Grace: w.cfg.TimeoutGrace}
+	w.log.Error("taskgen: handler ignored its timeout; abandoned", "task", env.Task, "id", env.ID, "queue", env.Queue,
+		"timeout", env.Timeout, "grace", w.cfg.TimeoutGrace, "abandoned", w.abandoned.Load())
+	return nil, err
+}

@@ -1,0 +1,62 @@
+package amqp
+
+import (
+	"context"
+	"sync"
+
+	"github.com/taskgen/taskgen/runtime"
+)
+
+// bulkWorkflowStore is a workflow store that also reads and writes keys in
+// bulk, as the Redis store does: Submit writes a workflow's graph with it.
+type bulkWorkflowStore interface {
+	runtime.WorkflowStore
+	runtime.BulkStore
+}
+
+// bulkWorkflowTransport is a Transport and the bulk workflow store its
+// Config named.
+type bulkWorkflowTransport struct {
+	*Transport
+	bulkWorkflowStore
+}
+
+var (
+	_ runtime.Transport     = (*bulkWorkflowTransport)(nil)
+	_ runtime.WorkflowStore = (*bulkWorkflowTransport)(nil)
+	_ runtime.BulkStore     = (*bulkWorkflowTransport)(nil)
+)
+
+// claimParallel bounds the ID claims PublishBatch has in flight at once.
+const claimParallel = 64
+
+// prepareBatch prepares msgs for PublishBatch as prepare does each: it
+// checks them and declares their queues in turn, then claims their IDs in
+// the store side by side, so that a store that batches its calls (the
+// Redis store) sends a large batch's claims in a few round trips rather
+// than one each. errs[i] is message i's failure.
+func (t *Transport) prepareBatch(ctx context.Context, msgs []*runtime.Message) []error {
+	errs := make([]error, len(msgs))
+	for i, msg := range msgs {
+		errs[i] = t.check(ctx, msg)
+	}
+	if t.cfg.Store == nil {
+		return errs
+	}
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, claimParallel)
+	for i, msg := range msgs {
+		if errs[i] != nil {
+			continue
+		}
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = t.claimID(ctx, msg)
+			<-sem
+		}()
+	}
+	wg.Wait()
+	return errs
+}
