@@ -127,9 +127,13 @@ func (w *Worker) isRevoked(ctx context.Context, env *Envelope) bool {
 // dropRevoked drops env's task if it was revoked before it started, and
 // reports whether it did.
 func (w *Worker) dropRevoked(d *Delivery, env *Envelope) bool {
-	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
-	defer cancel()
-	if !w.isRevoked(ctx, env) {
+	revoked, ok := w.revokes.cache.Load().lookup(env)
+	if !ok {
+		ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+		revoked = w.isRevoked(ctx, env)
+		cancel()
+	}
+	if !revoked {
 		return false
 	}
 	w.settleRevoked(d, env, nil)
@@ -162,7 +166,7 @@ type revokeSet struct {
 	mu       sync.Mutex
 	m        map[*revokeWatch]struct{}
 	watching bool
-	idle     chan struct{} // tells the loop the set emptied
+	idle     chan struct{} // kick: the worker stops
 }
 
 // revokeWatch is one running task.
@@ -197,20 +201,27 @@ func (s *revokeSet) watch(ctx context.Context, w *Worker, env *Envelope) (contex
 		s.mu.Lock()
 		delete(s.m, rw)
 		revoked := rw.revoked
-		if len(s.m) == 0 {
-			select {
-			case s.idle <- struct{}{}:
-			default:
-			}
-		}
 		s.mu.Unlock()
 		cancel(nil)
 		return revoked
 	}
 }
 
-// loop looks for the revocations of the running tasks until there are
-// none: in the worker's copy of the log, or else for their marks.
+// kick ends the loop if no task runs: the worker stops.
+func (s *revokeSet) kick() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.watching {
+		select {
+		case s.idle <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// loop looks for the revocations of the running tasks, in the worker's
+// copy of the log, or else for their marks, until there are none at a
+// tick or at kick: a set that empties between ticks keeps its goroutine.
 func (s *revokeSet) loop(w *Worker, idle <-chan struct{}) {
 	t := time.NewTicker(max(min(revokePoll, w.cfg.Lease/3), 10*time.Millisecond))
 	defer t.Stop()

@@ -307,5 +307,6 @@ func (s *revokeSet) startCache(ctx context.Context, w *Worker) (stop func()) {
 		cancel()
 		wg.Wait()
 		s.cache.CompareAndSwap(c, nil)
+		s.kick()
 	}
 }
