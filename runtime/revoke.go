@@ -34,8 +34,8 @@ const (
 )
 
 // revokeSkew is the margin for clocks that disagree between clients and
-// workers; a variable for tests.
-var revokeSkew = time.Minute
+// workers.
+const revokeSkew = time.Minute
 
 const revokeSeqKey = "revoke-log:seq"
 
@@ -74,29 +74,27 @@ func parseRevoke(v []byte) (time.Time, string, bool) {
 	return time.Unix(0, ns), id, true
 }
 
-// revokeSnap is what a revokeCache knows, replaced whole when it changes.
-type revokeSnap struct {
+// revokeCache is a worker's copy of the revocation log, refreshed by one
+// goroutine while the worker runs.
+type revokeCache struct {
+	base    time.Time    // monotonic origin of freshAt
+	freshAt atomic.Int64 // since base, the start of the last complete refresh; -1: none
+
+	mu  sync.RWMutex
 	ids map[string]time.Time // revoked ID → when its entry expires
 	// coverFrom: every revocation of a plain task enqueued after it is in
 	// ids; zero when every live revocation is.
 	coverFrom time.Time
-}
+	loaded    bool
 
-// revokeCache is a worker's copy of the revocation log, refreshed by one
-// goroutine while the worker runs.
-type revokeCache struct {
-	base    time.Time // monotonic origin of freshAt
-	freshAt atomic.Int64
-	snap    atomic.Pointer[revokeSnap]
-
-	// Under the refresher only.
+	// The refresher's own.
 	seq     int64
 	pending map[int64]time.Time // log numbers not yet read → give up at
-	paused  atomic.Bool         // tests: stop refreshing
+	pruned  time.Time
 }
 
 func newRevokeCache() *revokeCache {
-	c := &revokeCache{base: time.Now(), pending: make(map[int64]time.Time)}
+	c := &revokeCache{base: time.Now(), ids: make(map[string]time.Time), pending: make(map[int64]time.Time), pruned: time.Now()}
 	c.freshAt.Store(-1)
 	return c
 }
@@ -107,20 +105,22 @@ func (c *revokeCache) lookup(env *Envelope) (revoked, ok bool) {
 	if c == nil {
 		return false, false
 	}
-	f := c.freshAt.Load() // before snap: a fresh time covers the snap after it
+	// freshAt before the map: the refresher writes them the other way.
+	f := c.freshAt.Load()
 	if f < 0 || time.Since(c.base)-time.Duration(f) > revokeFresh {
 		return false, false
 	}
-	s := c.snap.Load()
+	c.mu.RLock()
+	defer c.mu.RUnlock()
 	switch {
-	case s == nil:
+	case !c.loaded:
 		return false, false
-	case s.coverFrom.IsZero():
-	case env.WorkflowID != "" || !env.EnqueuedAt.After(s.coverFrom):
+	case c.coverFrom.IsZero():
+	case env.WorkflowID != "" || !env.EnqueuedAt.After(c.coverFrom):
 		// A workflow may have been revoked before its task was enqueued.
 		return false, false
 	}
-	_, revoked = s.ids[revokeID(env)]
+	_, revoked = c.ids[revokeID(env)]
 	return revoked, true
 }
 
@@ -130,15 +130,13 @@ func (c *revokeCache) run(ctx context.Context, w *Worker) {
 	defer t.Stop()
 	failing := false
 	for {
-		if !c.paused.Load() {
-			err := c.refresh(ctx, w.cfg.Store)
-			switch {
-			case err != nil && !failing && ctx.Err() == nil:
-				w.log.Warn("taskgen: reading the revocation log failed; checking each task in the store", "err", err)
-				failing = true
-			case err == nil:
-				failing = false
-			}
+		err := c.refresh(ctx, w.cfg.Store)
+		switch {
+		case err != nil && !failing && ctx.Err() == nil:
+			w.log.Warn("taskgen: reading the revocation log failed; checking each task in the store", "err", err)
+			failing = true
+		case err == nil:
+			failing = false
 		}
 		select {
 		case <-ctx.Done():
@@ -146,6 +144,17 @@ func (c *revokeCache) run(ctx context.Context, w *Worker) {
 		case <-t.C:
 		}
 	}
+}
+
+// add records a log entry.
+func (c *revokeCache) add(v []byte) {
+	at, id, ok := parseRevoke(v)
+	if !ok {
+		return
+	}
+	c.mu.Lock()
+	c.ids[id] = at.Add(revokeTTL)
+	c.mu.Unlock()
 }
 
 // refresh reads the log's new entries; on success the cache is fresh as
@@ -158,37 +167,20 @@ func (c *revokeCache) refresh(ctx context.Context, s Store) error {
 	if err != nil {
 		return err
 	}
-	old := c.snap.Load()
-	snap := &revokeSnap{}
-	if old != nil {
-		*snap = *old
-	}
-	ids := map[string]time.Time{}
-	if old != nil {
-		ids = old.ids
-	}
-	changed := false
-	add := func(v []byte) {
-		at, id, ok := parseRevoke(v)
-		if !ok {
-			return
-		}
-		if !changed {
-			ids = cloneIDs(ids)
-			changed = true
-		}
-		ids[id] = at.Add(revokeTTL)
-	}
 	now := time.Now()
+	c.mu.RLock()
+	loaded := c.loaded
+	c.mu.RUnlock()
 	switch {
-	case old == nil || seq < c.seq:
-		// Starting, or the counter was reset: read back from the end.
-		from, err := c.backfill(ctx, s, seq, add)
+	case !loaded || seq < c.seq:
+		// Starting, or the counter expired: read back from the end.
+		from, err := c.backfill(ctx, s, seq)
 		if err != nil {
 			return err
 		}
-		snap.coverFrom = from
-		changed = true
+		c.mu.Lock()
+		c.coverFrom, c.loaded = from, true
+		c.mu.Unlock()
 	default:
 		for n := c.seq + 1; n <= seq; n++ {
 			v, err := s.Get(ctx, revokeLogKey(n))
@@ -198,7 +190,7 @@ func (c *revokeCache) refresh(ctx context.Context, s Store) error {
 			case err != nil:
 				return err
 			default:
-				add(v)
+				c.add(v)
 			}
 			c.seq = n
 		}
@@ -208,7 +200,7 @@ func (c *revokeCache) refresh(ctx context.Context, s Store) error {
 		v, err := s.Get(ctx, revokeLogKey(n))
 		switch {
 		case err == nil:
-			add(v)
+			c.add(v)
 			delete(c.pending, n)
 		case !errors.Is(err, ErrNotFound):
 			return err
@@ -216,18 +208,15 @@ func (c *revokeCache) refresh(ctx context.Context, s Store) error {
 			delete(c.pending, n)
 		}
 	}
-	for id, exp := range ids {
-		if now.After(exp) {
-			if !changed {
-				ids = cloneIDs(ids)
-				changed = true
+	if now.Sub(c.pruned) > time.Minute {
+		c.pruned = now
+		c.mu.Lock()
+		for id, exp := range c.ids {
+			if now.After(exp) {
+				delete(c.ids, id)
 			}
-			delete(ids, id)
 		}
-	}
-	if changed {
-		snap.ids = ids
-		c.snap.Store(snap)
+		c.mu.Unlock()
 	}
 	c.freshAt.Store(int64(start))
 	return nil
@@ -235,7 +224,7 @@ func (c *revokeCache) refresh(ctx context.Context, s Store) error {
 
 // backfill reads up to revokeBackfill entries back from seq, and returns
 // the time after which every plain task's revocation is in the cache.
-func (c *revokeCache) backfill(ctx context.Context, s Store, seq int64, add func([]byte)) (time.Time, error) {
+func (c *revokeCache) backfill(ctx context.Context, s Store, seq int64) (time.Time, error) {
 	read := time.Now()
 	oldest := time.Time{}
 	expired := false // below an old entry, a missing one is gone for good
@@ -251,7 +240,7 @@ func (c *revokeCache) backfill(ctx context.Context, s Store, seq int64, add func
 		case err != nil:
 			return time.Time{}, err
 		default:
-			add(v)
+			c.add(v)
 			if at, _, ok := parseRevoke(v); ok {
 				oldest = at
 				expired = expired || at.Before(read.Add(-2*revokeSkew))
@@ -279,14 +268,6 @@ func (c *revokeCache) readSeq(ctx context.Context, s Store) (int64, error) {
 		return 0, err
 	}
 	return strconv.ParseInt(string(v), 10, 64)
-}
-
-func cloneIDs(m map[string]time.Time) map[string]time.Time {
-	c := make(map[string]time.Time, len(m)+1)
-	for k, v := range m {
-		c[k] = v
-	}
-	return c
 }
 
 // startCache starts the worker's revocation cache; stop ends it.
