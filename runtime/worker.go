@@ -76,9 +76,9 @@ type Worker struct {
 	running  bool
 	// abandoned counts handlers abandoned past their timeout.
 	abandoned atomic.Int64
-	nodes    nodeCache // workflow nodes read (nodecache.go)
-	revokes  revokeSet // running tasks watched for Handle.Cancel (cancel.go)
-	limits   limitState
+	nodes     nodeCache // workflow nodes read (nodecache.go)
+	revokes   revokeSet // running tasks watched for Handle.Cancel (cancel.go)
+	limits    limitState
 }
 
 type registered struct {
