@@ -1,6 +1,7 @@
 # taskgen. Run `make help` for the targets.
 
 GO ?= go
+GOFMT ?= $(shell $(GO) env GOROOT)/bin/gofmt
 export TASKGEN_REDIS_URL ?= redis://127.0.0.1:6379/0
 # The seed nodes of the local 3-master Redis Cluster that `make services` starts.
 export TASKGEN_REDIS_CLUSTER_URL ?= redis+cluster://127.0.0.1:7001,127.0.0.1:7002,127.0.0.1:7003
@@ -15,6 +16,7 @@ demo: ## Run the example end to end on the in-memory transport (no server needed
 	$(GO) run ./example/cmd/demo
 
 test: services ## Start Redis and RabbitMQ if needed, then run every test with -race
+	@test -z "$$($(GOFMT) -l $$(git ls-files '*.go'))" || { $(GOFMT) -l $$(git ls-files '*.go'); echo "test: files above need gofmt" >&2; exit 1; }
 	$(GO) vet ./...
 	cd bench && $(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 20m ./...

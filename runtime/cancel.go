@@ -5,16 +5,37 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
 // Cancellation: Handle.Cancel puts a revoke mark in the store under the
-// task's ID, or the workflow's, and records the task (or workflow) as
-// cancelled, which wakes its waiting handles. A worker checks the mark
-// before it starts a task, and drops a revoked one; while a handler runs,
-// the worker looks for the mark at least every revokePoll and cancels the
-// handler's ctx when it appears. A handler that then returns an error is
-// dropped too, not retried; one that succeeds anyway is settled as usual.
+// task's ID, or the workflow's, appends the ID to a revocation log, and
+// records the task (or workflow) as cancelled, which wakes its waiting
+// handles. A worker drops a revoked task before it starts; while a handler
+// runs, the worker looks for its revocation at least every revokePoll and
+// cancels the handler's ctx when it appears. A handler that then returns
+// an error is dropped too, not retried; one that succeeds anyway is
+// settled as usual.
+//
+// So that a task does not pay a store round trip to start, a running
+// worker follows the log in memory (revoke.go): every revokeRefresh it
+// reads the log's counter, and the entries past the last it read. Cancel
+// returns only revokeFresh after its entry was written, and a worker
+// trusts its copy only while its last complete read started less than
+// revokeFresh ago; so a worker that trusts its copy has read every entry
+// of a Cancel that has returned. Otherwise (a late refresher, a failing
+// store) it reads the task's mark, one round trip, as it always did.
+//
+// A starting worker reads the log back up to revokeBackfill entries. A
+// plain task's revocation comes after its enqueue, so the copy tells for
+// a plain task enqueued after the oldest entry read (with revokeSkew for
+// clocks); for an older one, and for a workflow's task (its workflow may
+// have been revoked before the task was enqueued) unless the backfill
+// reached the start of the log, the worker reads the mark. A task
+// enqueued with TaskID after a Cancel of that ID, where the Cancel is
+// more than revokeBackfill entries older than the worker's start, is not
+// seen as revoked.
 
 // ErrCancelled is matched (errors.Is) by the error Handle.Get returns for
 // a task or workflow revoked by Handle.Cancel, and is the cause of a
@@ -40,6 +61,11 @@ func cancelTask(ctx context.Context, s Store, id, task string) error {
 	if err := s.Put(ctx, revokeKey(id), []byte("1"), revokeTTL); err != nil {
 		return fmt.Errorf("taskgen: cancel task %s: %w", id, err)
 	}
+	logged, err := appendRevoke(ctx, s, id)
+	if err != nil {
+		return fmt.Errorf("taskgen: cancel task %s: %w", id, err)
+	}
+	defer waitFresh(ctx, logged)
 	r, err := s.GetRecord(ctx, id)
 	switch {
 	case errors.Is(err, ErrNotFound):
@@ -58,6 +84,17 @@ func cancelTask(ctx context.Context, s Store, id, task string) error {
 	return nil
 }
 
+// waitFresh waits until revokeFresh has passed since logged, when every
+// worker that trusts its copy of the log has read the entry.
+func waitFresh(ctx context.Context, logged time.Time) {
+	t := time.NewTimer(time.Until(logged.Add(revokeFresh)))
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
+
 // revokeID is the ID whose mark revokes env: its workflow's, for a
 // workflow task, since a workflow is cancelled as a whole.
 func revokeID(env *Envelope) string {
@@ -67,11 +104,15 @@ func revokeID(env *Envelope) string {
 	return env.ID
 }
 
-// isRevoked reports whether env's task is revoked. A store failure is
-// logged and counts as not revoked: the task runs.
+// isRevoked reports whether env's task is revoked: from the worker's copy
+// of the revocation log when it can tell, else from the store. A store
+// failure is logged and counts as not revoked: the task runs.
 func (w *Worker) isRevoked(ctx context.Context, env *Envelope) bool {
 	if w.cfg.Store == nil {
 		return false
+	}
+	if revoked, ok := w.revokes.cache.Load().lookup(env); ok {
+		return revoked
 	}
 	_, err := w.cfg.Store.Get(ctx, revokeKey(revokeID(env)))
 	switch {
@@ -86,9 +127,13 @@ func (w *Worker) isRevoked(ctx context.Context, env *Envelope) bool {
 // dropRevoked drops env's task if it was revoked before it started, and
 // reports whether it did.
 func (w *Worker) dropRevoked(d *Delivery, env *Envelope) bool {
-	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
-	defer cancel()
-	if !w.isRevoked(ctx, env) {
+	revoked, ok := w.revokes.cache.Load().lookup(env)
+	if !ok {
+		ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+		revoked = w.isRevoked(ctx, env)
+		cancel()
+	}
+	if !revoked {
 		return false
 	}
 	w.settleRevoked(d, env, nil)
@@ -113,18 +158,20 @@ func (w *Worker) settleRevoked(d *Delivery, env *Envelope, cause error) {
 	}
 }
 
-// revokeSet is the running tasks of a worker, watched for revoke marks by
-// one goroutine that runs while the set is not empty. The zero value is
-// ready.
+// revokeSet is the running tasks of a worker, watched for revocations by
+// one goroutine that runs while the set is not empty, and the worker's
+// copy of the revocation log while it runs. The zero value is ready.
 type revokeSet struct {
+	cache    atomic.Pointer[revokeCache] // nil when not running
 	mu       sync.Mutex
 	m        map[*revokeWatch]struct{}
 	watching bool
-	idle     chan struct{} // tells the loop the set emptied
+	idle     chan struct{} // kick: the worker stops
 }
 
 // revokeWatch is one running task.
 type revokeWatch struct {
+	env     *Envelope
 	id      string // whose mark revokes it
 	cancel  context.CancelCauseFunc
 	revoked bool // under revokeSet.mu
@@ -138,7 +185,7 @@ func (s *revokeSet) watch(ctx context.Context, w *Worker, env *Envelope) (contex
 		return ctx, func() bool { return false }
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
-	rw := &revokeWatch{id: revokeID(env), cancel: cancel}
+	rw := &revokeWatch{env: env, id: revokeID(env), cancel: cancel}
 	s.mu.Lock()
 	if s.m == nil {
 		s.m = make(map[*revokeWatch]struct{})
@@ -154,19 +201,27 @@ func (s *revokeSet) watch(ctx context.Context, w *Worker, env *Envelope) (contex
 		s.mu.Lock()
 		delete(s.m, rw)
 		revoked := rw.revoked
-		if len(s.m) == 0 {
-			select {
-			case s.idle <- struct{}{}:
-			default:
-			}
-		}
 		s.mu.Unlock()
 		cancel(nil)
 		return revoked
 	}
 }
 
-// loop looks for the marks of the running tasks until there are none.
+// kick ends the loop if no task runs: the worker stops.
+func (s *revokeSet) kick() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.watching {
+		select {
+		case s.idle <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// loop looks for the revocations of the running tasks, in the worker's
+// copy of the log, or else for their marks, until there are none at a
+// tick or at kick: a set that empties between ticks keeps its goroutine.
 func (s *revokeSet) loop(w *Worker, idle <-chan struct{}) {
 	t := time.NewTicker(max(min(revokePoll, w.cfg.Lease/3), 10*time.Millisecond))
 	defer t.Stop()
@@ -188,10 +243,22 @@ func (s *revokeSet) loop(w *Worker, idle <-chan struct{}) {
 			continue
 		}
 		ids := make(map[string][]*revokeWatch, len(s.m))
+		var hit []*revokeWatch
+		c := s.cache.Load()
 		for rw := range s.m {
-			ids[rw.id] = append(ids[rw.id], rw)
+			revoked, ok := c.lookup(rw.env)
+			switch {
+			case !ok:
+				ids[rw.id] = append(ids[rw.id], rw)
+			case revoked:
+				rw.revoked = true
+				hit = append(hit, rw)
+			}
 		}
 		s.mu.Unlock()
+		for _, rw := range hit {
+			rw.cancel(ErrCancelled)
+		}
 		for id, rws := range ids {
 			ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 			_, err := w.cfg.Store.Get(ctx, revokeKey(id))

@@ -3,7 +3,7 @@ package runtime
 import "context"
 
 // Inspector manages a transport's dead letters, which Transport.DeadLetters
-// lists. The memory, Redis and RabbitMQ transports implement it; reach it
+// lists, and the global rate limits of its tasks. The memory, Redis and RabbitMQ transports implement it; reach it
 // with a type assertion:
 //
 //	if in, ok := tr.(runtime.Inspector); ok {
@@ -26,4 +26,10 @@ type Inspector interface {
 	// PurgeDeadLetters deletes every dead letter of queue and returns how
 	// many there were.
 	PurgeDeadLetters(ctx context.Context, queue string) (int, error)
+	// SetRateLimit sets the global rate limit of the task named task (its
+	// wire name) for every worker, as SetRateLimit does on the transport's
+	// store: over the annotation's rate=, picked up within a second.
+	// Unlimited lifts the limit; the zero Rate goes back to the
+	// annotation's. A transport with no store returns ErrNoStore.
+	SetRateLimit(ctx context.Context, task string, r Rate) error
 }

@@ -76,9 +76,9 @@ type Worker struct {
 	running  bool
 	// abandoned counts handlers abandoned past their timeout.
 	abandoned atomic.Int64
-	nodes    nodeCache // workflow nodes read (nodecache.go)
-	revokes  revokeSet // running tasks watched for Handle.Cancel (cancel.go)
-	limits   limitState
+	nodes     nodeCache // workflow nodes read (nodecache.go)
+	revokes   revokeSet // running tasks watched for Handle.Cancel (cancel.go)
+	limits    limitState
 }
 
 type registered struct {
@@ -151,6 +151,8 @@ func (w *Worker) Run(ctx context.Context) error {
 	act := newActiveSet()
 	hb := &heartbeat{tr: w.tr, active: act, lease: w.cfg.Lease, log: w.log}
 	hbDone := hb.start(hctx)
+	stopRevokes := w.revokes.startCache(hctx, w) // revoke.go
+	defer stopRevokes()
 
 	slots := make(chan struct{}, w.cfg.Concurrency)
 	var wg sync.WaitGroup

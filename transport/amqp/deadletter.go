@@ -242,3 +242,13 @@ func (t *Transport) PurgeDeadLetters(ctx context.Context, queue string) (int, er
 	}
 	return n, nil
 }
+
+// SetRateLimit sets task's global rate limit in the store of Config.Store,
+// the one the workers keep their limits in. It implements
+// runtime.Inspector; with no store it returns runtime.ErrNoStore.
+func (t *Transport) SetRateLimit(ctx context.Context, task string, r runtime.Rate) error {
+	if t.cfg.Store == nil {
+		return fmt.Errorf("taskgen: amqp: set rate limit of task %s: the transport has no store (open it with ?store=redis://…): %w", task, runtime.ErrNoStore)
+	}
+	return runtime.SetRateLimit(ctx, t.cfg.Store, task, r)
+}

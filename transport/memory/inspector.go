@@ -60,3 +60,9 @@ func (t *Transport) PurgeDeadLetters(_ context.Context, queue string) (int, erro
 	q.dead = nil
 	return n, nil
 }
+
+// SetRateLimit sets task's global rate limit in the transport's store. It
+// implements runtime.Inspector.
+func (t *Transport) SetRateLimit(ctx context.Context, task string, r runtime.Rate) error {
+	return runtime.SetRateLimit(ctx, t, task, r)
+}

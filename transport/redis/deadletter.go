@@ -167,3 +167,9 @@ func (t *Transport) Stats(ctx context.Context, queue string) (runtime.QueueStats
 	n := func(i int) int { v, _ := res[i].(int64); return int(v) }
 	return runtime.QueueStats{Queue: queue, Pending: n(0), Delayed: n(1), Active: n(2), Dead: n(3)}, nil
 }
+
+// SetRateLimit sets task's global rate limit in the transport's store. It
+// implements runtime.Inspector.
+func (t *Transport) SetRateLimit(ctx context.Context, task string, r runtime.Rate) error {
+	return runtime.SetRateLimit(ctx, t, task, r)
+}

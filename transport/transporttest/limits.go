@@ -390,7 +390,8 @@ func testSetRateLimit(t *testing.T, factory func(*testing.T) (runtime.Transport,
 	const n = 30
 	lb.enqueue(t, task, n)
 	lb.await(t, eventually, map[string]int{task.Def.Name: 1})
-	if err := runtime.SetRateLimit(t.Context(), lb.store, task.Def.Name, runtime.Rate{N: 100, Period: time.Second}); err != nil {
+	// Through the transport's Inspector, as an operator would.
+	if err := lb.setRate(t.Context(), task.Def.Name, runtime.Rate{N: 100, Period: time.Second}); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = runtime.SetRateLimit(context.Background(), lb.store, task.Def.Name, runtime.Rate{}) })
@@ -524,7 +525,8 @@ func testNoLimiterFailsFast(t *testing.T, factory func(*testing.T) (runtime.Tran
 // plainStore hides every method but the Store's.
 type plainStore struct{ runtime.Store }
 
-// SetRateLimit and RateLimit round-trip through the store.
+// SetRateLimit and RateLimit round-trip through the store, and so does
+// the transport's Inspector.SetRateLimit.
 func testRateLimitRoundTrips(t *testing.T, factory func(*testing.T) (runtime.Transport, runtime.Store)) {
 	lb := setupLimits(t, factory)
 	ctx, name := t.Context(), "transporttest.Set."+lb.queue
@@ -537,4 +539,26 @@ func testRateLimitRoundTrips(t *testing.T, factory func(*testing.T) (runtime.Tra
 			t.Fatalf("RateLimit after SetRateLimit(%v) = %v, %v", r, got, err)
 		}
 	}
+	in, ok := lb.tr.(runtime.Inspector)
+	if !ok {
+		return
+	}
+	for _, r := range []runtime.Rate{{N: 7, Period: time.Hour}, {}} {
+		if err := in.SetRateLimit(ctx, name, r); err != nil {
+			t.Fatalf("Inspector.SetRateLimit(%v): %v", r, err)
+		}
+		got, err := runtime.RateLimit(ctx, lb.store, name)
+		if err != nil || got != r {
+			t.Fatalf("RateLimit after Inspector.SetRateLimit(%v) = %v, %v", r, got, err)
+		}
+	}
+}
+
+// setRate changes task's rate limit through the transport's Inspector,
+// or through the store for a transport without one.
+func (lb *limitBundle) setRate(ctx context.Context, task string, r runtime.Rate) error {
+	if in, ok := lb.tr.(runtime.Inspector); ok {
+		return in.SetRateLimit(ctx, task, r)
+	}
+	return runtime.SetRateLimit(ctx, lb.store, task, r)
 }

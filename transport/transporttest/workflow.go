@@ -34,6 +34,7 @@ func RunWorkflows(t *testing.T, factory func(t *testing.T) runtime.Transport) {
 			"OnError":            testWorkflowOnError,
 			"Cancel":             testWorkflowCancel,
 			"CancelTask":         testCancelTask,
+			"CancelLog":          testCancelLog,
 			"Parent":             testWorkflowParent,
 			"StagePipeline":      testWorkflowStagePipeline,
 			"NoHangs":            testWorkflowNoHangs,

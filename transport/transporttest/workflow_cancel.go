@@ -218,3 +218,98 @@ func testWorkflowParent(t *testing.T, factory func(t *testing.T) runtime.Transpo
 		t.Fatalf("the step before the failure: result %s, want 5", got)
 	}
 }
+
+// Cancels as workers follow them in memory: a worker started after some
+// cancels drops those tasks, and a task enqueued while a worker runs and
+// cancelled before it is due never runs, while the tasks around it do.
+func testCancelLog(t *testing.T, factory func(t *testing.T) runtime.Transport) {
+	b := setupFlow(t, factory)
+
+	// Cancelled before a worker of their queue starts.
+	idle := b.queue + ".later"
+	var hs []*runtime.Handle[int]
+	for i := range 4 {
+		h, err := runtime.Enqueue(t.Context(), b.c, b.add, &addArgs{A: 100 + i}, runtime.Queue(idle))
+		if err != nil {
+			t.Fatal(err)
+		}
+		hs = append(hs, h)
+	}
+	for _, h := range hs[:3] {
+		if err := h.Cancel(t.Context()); err != nil {
+			t.Fatalf("Cancel: %v", err)
+		}
+	}
+	var runs atomic.Int32
+	var ran atomic.Int64
+	w2 := runtime.NewWorker(b.tr, runtime.WorkerConfig{Queues: []string{idle}, Logger: quietLogger()})
+	register(t, w2, b.add, func(_ context.Context, a *addArgs) (int, error) {
+		runs.Add(1)
+		ran.Store(int64(a.A))
+		return a.A + a.B, nil
+	})
+	startWorker(t, w2)
+	ctx, cancel := context.WithTimeout(t.Context(), cancelBound)
+	defer cancel()
+	if got, err := hs[3].Get(ctx); err != nil || got != 103 {
+		t.Fatalf("the task not cancelled: Get = %d, %v; want 103", got, err)
+	}
+	for _, h := range hs[:3] {
+		if _, err := h.Get(ctx); !errors.Is(err, runtime.ErrCancelled) {
+			t.Fatalf("Get = %v, want an error matching runtime.ErrCancelled", err)
+		}
+	}
+	waitFor(t, "the cancelled tasks to leave their queue", func() bool {
+		st, err := b.tr.Stats(t.Context(), idle)
+		return err == nil && st.Pending == 0 && st.Active == 0 && st.Delayed == 0
+	})
+	if n := runs.Load(); n != 1 {
+		t.Fatalf("%d tasks ran on the worker started after three of four were cancelled, want 1", n)
+	}
+
+	// Enqueued while both workers run, cancelled while they wait for their
+	// time; the tasks due before and after them run.
+	const delay = 2 * time.Second
+	hb, err := runtime.Enqueue(t.Context(), b.c, b.add, &addArgs{A: 1, B: 1}, runtime.Queue(idle))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var late []*runtime.Handle[int]
+	for i := range 3 {
+		h, err := runtime.Enqueue(t.Context(), b.c, b.add, &addArgs{A: 200 + i}, runtime.Queue(idle), runtime.Delay(delay))
+		if err != nil {
+			t.Fatal(err)
+		}
+		late = append(late, h)
+	}
+	ha, err := runtime.Enqueue(t.Context(), b.c, b.add, &addArgs{A: 300}, runtime.Queue(idle), runtime.Delay(delay+100*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range late {
+		if err := h.Cancel(t.Context()); err != nil {
+			t.Fatalf("Cancel: %v", err)
+		}
+	}
+	ctx2, cancel2 := context.WithTimeout(t.Context(), delay+cancelBound)
+	defer cancel2()
+	if got, err := hb.Get(ctx2); err != nil || got != 2 {
+		t.Fatalf("the task due at once: Get = %d, %v; want 2", got, err)
+	}
+	if got, err := ha.Get(ctx2); err != nil || got != 300 {
+		t.Fatalf("the task due after the cancelled ones: Get = %d, %v; want 300", got, err)
+	}
+	waitFor(t, "the cancelled tasks to leave their queue", func() bool {
+		st, err := b.tr.Stats(t.Context(), idle)
+		return err == nil && st.Pending == 0 && st.Active == 0 && st.Delayed == 0
+	})
+	time.Sleep(quiet)
+	if n := runs.Load(); n != 3 {
+		t.Fatalf("%d tasks ran, want 3: a task cancelled while it waited ran (the last was %d)", n, ran.Load())
+	}
+	for _, h := range late {
+		if r, err := h.Status(t.Context()); err != nil || r.State != runtime.StateCancelled {
+			t.Fatalf("Status = %+v, %v; want cancelled", r, err)
+		}
+	}
+}
