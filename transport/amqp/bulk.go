@@ -43,6 +43,18 @@ func (t *Transport) prepareBatch(ctx context.Context, msgs []*runtime.Message) [
 	if t.cfg.Store == nil {
 		return errs
 	}
+	// An ID that comes again later in the batch is a duplicate of its
+	// first occurrence, whichever claim would reach the store first.
+	seen := make(map[string]bool, len(msgs))
+	for i, msg := range msgs {
+		if errs[i] != nil {
+			continue
+		}
+		if seen[msg.ID] {
+			errs[i] = duplicateError(msg)
+		}
+		seen[msg.ID] = true
+	}
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, claimParallel)
 	for i, msg := range msgs {

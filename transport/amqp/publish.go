@@ -97,10 +97,15 @@ func (t *Transport) claimID(ctx context.Context, msg *runtime.Message) error {
 			return fmt.Errorf("taskgen: amqp: publish task %q to queue %q: claim its ID in the store: %w", msg.ID, msg.Queue, err)
 		}
 		if !ok {
-			return fmt.Errorf("%w: %q (publishing to queue %q)", runtime.ErrDuplicateTask, msg.ID, msg.Queue)
+			return duplicateError(msg)
 		}
 	}
 	return nil
+}
+
+// duplicateError is the error of publishing msg, whose ID is taken.
+func duplicateError(msg *runtime.Message) error {
+	return fmt.Errorf("%w: %q (publishing to queue %q)", runtime.ErrDuplicateTask, msg.ID, msg.Queue)
 }
 
 // published finishes a publish: it frees the claimed ID of a message the
