@@ -119,8 +119,8 @@ func (t *Transport) Fetch(ctx context.Context, req runtime.FetchRequest) ([]*run
 // nothing more).
 func (t *Transport) takeLocked(qs []*queueState, limit int, ttl time.Duration, now time.Time) ([]*runtime.Delivery, *band, time.Time) {
 	var out []*runtime.Delivery
-	for _, q := range qs {
-		for _, b := range q.bands {
+	for i, q := range qs {
+		for j, b := range q.bands {
 			for len(out) < limit && b.ready.Len() > 0 {
 				p := heap.Pop(&b.ready).(*pending)
 				out = append(out, t.leaseLocked(p, now, ttl))
@@ -134,7 +134,13 @@ func (t *Transport) takeLocked(qs []*queueState, limit int, ttl time.Duration, n
 			// Acks still in their batch hold credit at the broker; and
 			// a consumer that ran out of credit may have left a backlog
 			// there, which the credit it got back has not brought yet.
-			if (b.unacked+q.ack.waiting() >= t.cfg.Prefetch || b.starved) && !b.probed {
+			//
+			// A starved band is probed only when a later band has
+			// messages ready, which strict order must not serve first;
+			// otherwise its consumer's deliveries are awaited, as a
+			// basic.get per message would slow down a backlog.
+			noCredit := b.unacked+q.ack.waiting() >= t.cfg.Prefetch
+			if (noCredit || b.starved && readyAfter(qs, i, j)) && !b.probed {
 				if len(out) > 0 {
 					return out, nil, time.Time{}
 				}
@@ -143,6 +149,24 @@ func (t *Transport) takeLocked(qs []*queueState, limit int, ttl time.Duration, n
 		}
 	}
 	return out, nil, time.Time{}
+}
+
+// readyAfter reports whether a band after band j of qs[i], in fetch
+// order, has messages ready.
+func readyAfter(qs []*queueState, i, j int) bool {
+	for _, b := range qs[i].bands[j+1:] {
+		if b.ready.Len() > 0 {
+			return true
+		}
+	}
+	for _, q := range qs[i+1:] {
+		for _, b := range q.bands {
+			if b.ready.Len() > 0 {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // probe takes one message from b with basic.get, which prefetch does not
