@@ -34,9 +34,9 @@ type taskCtx struct {
 	info  TaskInfo
 	store Store
 	ttl   time.Duration // of progress records
-	// recorded closes once the worker has written the task's active
-	// record, which progress must not overtake.
-	recorded <-chan struct{}
+	// recorded is the task's active record, which progress must not
+	// overtake.
+	recorded *activeRecord
 }
 
 // Info returns the task a handler is running; ok is false outside handlers.
@@ -60,10 +60,8 @@ func Progress(ctx context.Context, state string, meta map[string]any) error {
 		return ErrNoStore
 	}
 	if tc.recorded != nil {
-		select {
-		case <-tc.recorded:
-		case <-ctx.Done():
-			return ctx.Err()
+		if err := tc.recorded.wait(ctx); err != nil {
+			return err
 		}
 	}
 	var b []byte

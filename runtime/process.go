@@ -58,17 +58,19 @@ func (w *Worker) process(ctx context.Context, d *Delivery, release func()) {
 		return
 	}
 
-	// The handler starts without waiting for the active record to be
-	// written: Progress, and the outcome written below, wait for it, so
-	// the record still goes pending → active → outcome.
-	recorded := w.putRecordAsync(env, StateActive)
+	// The handler starts without waiting for the active record, which is
+	// written only if it runs longer than activeRecordDelay (active.go):
+	// Progress, and the outcome written below, wait for it, so the record
+	// goes pending → active → outcome, or pending → outcome for a short
+	// task.
+	recorded := w.deferActiveRecord(env)
 	tctx, unwatch := w.revokes.watch(ctx, w, env)
 	result, err := w.runBounded(tctx, env, d, reg.handler, recorded)
 	revoked := unwatch()
 	unlock()
 	held.release()
 	release()
-	<-recorded
+	recorded.settle()
 	switch {
 	case revoked && err != nil:
 		w.settleRevoked(d, env, err)
@@ -84,7 +86,7 @@ func (w *Worker) process(ctx context.Context, d *Delivery, release func()) {
 }
 
 // run calls the handler with the task's ctx, turning a panic into an error.
-func (w *Worker) run(ctx context.Context, env *Envelope, d *Delivery, h Handler, recorded <-chan struct{}) (result []byte, err error) {
+func (w *Worker) run(ctx context.Context, env *Envelope, d *Delivery, h Handler, recorded *activeRecord) (result []byte, err error) {
 	tc := &taskCtx{
 		info: TaskInfo{
 			ID: env.ID, Task: env.Task, Queue: env.Queue,
@@ -321,21 +323,6 @@ func (w *Worker) putRecord(env *Envelope, state State, result []byte, errText st
 	if err := w.cfg.Store.PutRecord(ctx, w.record(env, state, result, errText), w.cfg.ResultTTL); err != nil {
 		w.log.Warn("taskgen: storing task state failed", "task", env.Task, "id", env.ID, "queue", env.Queue, "state", state, "err", err)
 	}
-}
-
-// putRecordAsync writes the task's state in the background; the returned
-// channel closes once the write is done (or failed and was logged).
-func (w *Worker) putRecordAsync(env *Envelope, state State) <-chan struct{} {
-	done := make(chan struct{})
-	if w.cfg.Store == nil || env.ID == "" {
-		close(done)
-		return done
-	}
-	go func() {
-		defer close(done)
-		w.putRecord(env, state, nil, "")
-	}()
-	return done
 }
 
 func (w *Worker) record(env *Envelope, state State, result []byte, errText string) *Record {

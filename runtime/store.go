@@ -12,7 +12,7 @@ type State string
 // Task states.
 const (
 	StatePending   State = "pending"   // enqueued, not started (also: unknown to the store)
-	StateActive    State = "active"    // a handler is running it
+	StateActive    State = "active"    // a handler has run it for 20 ms or more, or it reported progress
 	StateRetry     State = "retry"     // failed, waiting for its next attempt
 	StateSucceeded State = "succeeded" // done; the result is stored
 	StateFailed    State = "failed"    // dead-lettered; Error says why

@@ -35,7 +35,7 @@ func (w *Worker) Abandoned() int64 { return w.abandoned.Load() }
 // after its ctx's deadline, runBounded stops waiting and returns a
 // *TimeoutError, so the worker's slot is freed and the task retries. The
 // abandoned handler's result, when it comes, is dropped.
-func (w *Worker) runBounded(ctx context.Context, env *Envelope, d *Delivery, h Handler, recorded <-chan struct{}) ([]byte, error) {
+func (w *Worker) runBounded(ctx context.Context, env *Envelope, d *Delivery, h Handler, recorded *activeRecord) ([]byte, error) {
 	if env.Timeout <= 0 {
 		return w.run(ctx, env, d, h, recorded)
 	}

@@ -76,9 +76,12 @@ type Worker struct {
 	running  bool
 	// abandoned counts handlers abandoned past their timeout.
 	abandoned atomic.Int64
-	nodes     nodeCache // workflow nodes read (nodecache.go)
-	revokes   revokeSet // running tasks watched for Handle.Cancel (cancel.go)
-	limits    limitState
+	// activeDelay is how long a handler runs before its task is recorded
+	// as active (active.go).
+	activeDelay time.Duration
+	nodes       nodeCache // workflow nodes read (nodecache.go)
+	revokes     revokeSet // running tasks watched for Handle.Cancel (cancel.go)
+	limits      limitState
 }
 
 type registered struct {
@@ -112,7 +115,7 @@ func NewWorker(tr Transport, cfg WorkerConfig) *Worker {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Worker{tr: tr, cfg: cfg, log: cfg.Logger, handlers: make(map[string]*registered)}
+	return &Worker{tr: tr, cfg: cfg, log: cfg.Logger, handlers: make(map[string]*registered), activeDelay: activeRecordDelay}
 }
 
 // Register adds the handler of task def. Generated Register functions call

@@ -455,7 +455,9 @@ func TestDrainTimeoutHandsTasksBack(t *testing.T) {
 	if st.Pending != 1 || st.Active != 0 || st.Dead != 0 {
 		t.Fatalf("after a drain timeout: %+v; want the task handed back", st)
 	}
-	if s, _ := h.Status(t.Context()); s.State != runtime.StateActive || s.Attempt != 0 {
+	// Active if the active record was written before the drain (20 ms
+	// into the run), pending otherwise; never an attempt.
+	if s, _ := h.Status(t.Context()); (s.State != runtime.StateActive && s.State != runtime.StatePending) || s.Attempt != 0 {
 		t.Fatalf("the cancelled run counted as an attempt: %+v", s)
 	}
 }
