@@ -2,6 +2,7 @@ package runtime_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"slices"
@@ -117,4 +118,50 @@ func TestActiveRecordIsDeferred(t *testing.T) {
 			t.Errorf("records of a task that reported progress: %v, want [active succeeded]", got)
 		}
 	})
+}
+
+// A Cancel made while a task runs, before its active record is written,
+// leaves the task recorded as cancelled, not active.
+func TestActiveRecordKeepsCancelled(t *testing.T) {
+	t.Parallel()
+	tr := memory.New()
+	t.Cleanup(func() { tr.Close() })
+	w := runtime.NewWorker(tr, runtime.WorkerConfig{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	runtime.SetActiveRecordDelay(w, 100*time.Millisecond)
+	b := &bundle{tr: tr, c: runtime.NewClient(tr), w: w}
+	task := newTask("test.Stubborn", "q", 0)
+	started, release := make(chan struct{}), make(chan struct{})
+	b.register(t, task, func(ctx context.Context, a *addArgs) (int, error) {
+		close(started)
+		<-release // ignores its ctx
+		return 0, context.Cause(ctx)
+	})
+	b.start(t)
+	h := b.enqueue(t, task, 1, 1)
+	<-started
+	// Cancel writes its cancelled record at once, and returns after the
+	// active record's delay has passed.
+	if err := h.Cancel(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond) // past the active write, under load too
+	st, err := h.Status(t.Context())
+	close(release)
+	if err != nil || st.State != runtime.StateCancelled {
+		t.Fatalf("Status after Cancel of a running task = %+v, %v; want cancelled", st, err)
+	}
+}
+
+// Cancel with a ctx that ends before the revocation has reached every
+// worker says so.
+func TestCancelShortCtx(t *testing.T) {
+	t.Parallel()
+	b := setup(t, runtime.WorkerConfig{})
+	task := newTask("test.Never", "q", 0)
+	h := b.enqueue(t, task, 1, 1)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Millisecond)
+	defer cancel()
+	if err := h.Cancel(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Cancel with a 30ms ctx = %v, want context.DeadlineExceeded", err)
+	}
 }

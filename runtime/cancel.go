@@ -57,7 +57,7 @@ func revokeKey(id string) string { return "revoke:{" + id + "}" }
 
 // cancelTask revokes task or workflow id: a mark for workers, then a
 // cancelled record for waiting handles, unless it has already finished.
-func cancelTask(ctx context.Context, s Store, id, task string) error {
+func cancelTask(ctx context.Context, s Store, id, task string) (err error) {
 	if err := s.Put(ctx, revokeKey(id), []byte("1"), revokeTTL); err != nil {
 		return fmt.Errorf("taskgen: cancel task %s: %w", id, err)
 	}
@@ -65,7 +65,11 @@ func cancelTask(ctx context.Context, s Store, id, task string) error {
 	if err != nil {
 		return fmt.Errorf("taskgen: cancel task %s: %w", id, err)
 	}
-	defer waitFresh(ctx, logged)
+	defer func() {
+		if werr := waitFresh(ctx, logged); werr != nil && err == nil {
+			err = fmt.Errorf("taskgen: cancel task %s: a worker may still start it: %w", id, werr)
+		}
+	}()
 	r, err := s.GetRecord(ctx, id)
 	switch {
 	case errors.Is(err, ErrNotFound):
@@ -85,13 +89,16 @@ func cancelTask(ctx context.Context, s Store, id, task string) error {
 }
 
 // waitFresh waits until revokeFresh has passed since logged, when every
-// worker that trusts its copy of the log has read the entry.
-func waitFresh(ctx context.Context, logged time.Time) {
+// worker that trusts its copy of the log has read the entry. It returns
+// ctx's error if ctx ends first.
+func waitFresh(ctx context.Context, logged time.Time) error {
 	t := time.NewTimer(time.Until(logged.Add(revokeFresh)))
 	defer t.Stop()
 	select {
 	case <-t.C:
+		return nil
 	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
 

@@ -78,7 +78,9 @@ func (h *Handle[R]) Get(ctx context.Context) (R, error) {
 // ErrCancelled, within a second or a third of the worker's lease. A
 // handler that then returns an error is not retried. Get returns an error
 // that matches ErrCancelled, unless the task had already finished. Work
-// that has finished is not undone.
+// that has finished is not undone. Cancel returns once every worker will
+// see the revocation (at least 250 ms); if ctx ends before that, it
+// returns ctx's error, and a worker may still start the task.
 func (h *Handle[R]) Cancel(ctx context.Context) error {
 	if h.store == nil {
 		return ErrNoStore
