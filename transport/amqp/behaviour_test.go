@@ -323,6 +323,38 @@ func TestFetchBeyondPrefetch(t *testing.T) {
 	}
 }
 
+// failingClaims is a store whose ID claims fail for IDs containing "bad".
+type failingClaims struct{ runtime.Store }
+
+var errClaim = errors.New("claim refused")
+
+func (s failingClaims) PutNX(ctx context.Context, key string, v []byte, ttl time.Duration) (bool, error) {
+	if strings.Contains(key, "bad") {
+		return false, errClaim
+	}
+	return s.Store.PutNX(ctx, key, v, ttl)
+}
+
+// In a batch, an ID that comes again gets its first occurrence's failure,
+// not ErrDuplicateTask, when that one could not claim the ID: no task
+// holds it.
+func TestPublishBatchRepeatedIDClaimFails(t *testing.T) {
+	t.Parallel()
+	tr := newTransport(t, amqp.Config{QueueType: amqp.Classic, Store: failingClaims{memory.New()}})
+	msgs := []*runtime.Message{
+		{ID: "bad1", Queue: "q", Priority: 5},
+		{ID: "ok1", Queue: "q", Priority: 5},
+		{ID: "bad1", Queue: "q", Priority: 5},
+		{ID: "ok1", Queue: "q", Priority: 5},
+	}
+	errs := tr.PublishBatch(t.Context(), msgs)
+	for i, want := range []error{errClaim, nil, errClaim, runtime.ErrDuplicateTask} {
+		if want == nil && errs[i] != nil || want != nil && !errors.Is(errs[i], want) {
+			t.Errorf("message %d (%s): %v, want %v", i, msgs[i].ID, errs[i], want)
+		}
+	}
+}
+
 // The batch publisher keeps the order of a batch and reports each
 // message's outcome.
 func TestPublishBatch(t *testing.T) {

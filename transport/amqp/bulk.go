@@ -2,6 +2,7 @@ package amqp
 
 import (
 	"context"
+	"errors"
 	"sync"
 
 	"github.com/taskgen/taskgen/runtime"
@@ -45,15 +46,18 @@ func (t *Transport) prepareBatch(ctx context.Context, msgs []*runtime.Message) [
 	}
 	// An ID that comes again later in the batch is a duplicate of its
 	// first occurrence, whichever claim would reach the store first.
-	seen := make(map[string]bool, len(msgs))
+	first := make(map[string]int, len(msgs))
+	var again []int
 	for i, msg := range msgs {
 		if errs[i] != nil {
 			continue
 		}
-		if seen[msg.ID] {
+		if _, ok := first[msg.ID]; ok {
 			errs[i] = duplicateError(msg)
+			again = append(again, i)
+			continue
 		}
-		seen[msg.ID] = true
+		first[msg.ID] = i
 	}
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, claimParallel)
@@ -70,5 +74,13 @@ func (t *Transport) prepareBatch(ctx context.Context, msgs []*runtime.Message) [
 		}()
 	}
 	wg.Wait()
+	// When the first occurrence could not claim the ID for another
+	// reason, no task holds it: the later ones fail with that reason,
+	// not as duplicates.
+	for _, i := range again {
+		if err := errs[first[msgs[i].ID]]; err != nil && !errors.Is(err, runtime.ErrDuplicateTask) {
+			errs[i] = err
+		}
+	}
 	return errs
 }
