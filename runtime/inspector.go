@@ -27,8 +27,10 @@ type Inspector interface {
 	// many there were.
 	PurgeDeadLetters(ctx context.Context, queue string) (int, error)
 	// SetRateLimit sets the global rate limit of the task named task (its
-	// wire name) for every worker, as SetRateLimit does on the transport's
-	// store: over the annotation's rate=, picked up within a second.
+	// wire name), as SetRateLimit does on the transport's store: over the
+	// annotation's rate=, picked up within a second by every worker that
+	// keeps its limits in that store (a worker's default store is its
+	// transport, or on RabbitMQ give it WorkerConfig.Store).
 	// Unlimited lifts the limit; the zero Rate goes back to the
 	// annotation's. A transport with no store returns ErrNoStore.
 	SetRateLimit(ctx context.Context, task string, r Rate) error

@@ -30,10 +30,13 @@ import (
 // Every other option goes to go-redis (redis.ParseURL, or
 // redis.ParseClusterURL for a cluster): dial_timeout, pool_size, and so on.
 // Unlike go-redis's own default for one server, the client does not retry
-// a command that failed (max_retries=-1, as go-redis already does for a
-// cluster) unless the URL sets max_retries: the transport's scripts are not
-// idempotent, and a publish re-run after a read timeout would report its
-// own message as a duplicate. A failed command returns
+// a command that failed (max_retries=-1) unless the URL sets max_retries:
+// the transport's scripts are not idempotent, and a publish re-run after a
+// read timeout would report its own message as a duplicate. (go-redis's
+// max_retries=0 means its default, 3.) A cluster client still re-sends a
+// command after a network error or a timeout, up to max_redirects times,
+// as it does to follow MOVED and ASK redirects: there, a publish that timed
+// out may still come back as a duplicate of itself. A failed command returns
 // its error; the worker retries its fetches, and a task whose settlement
 // failed runs again after its lease.
 // Errors show the URL with its password redacted.
