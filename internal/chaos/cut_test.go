@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/taskgen/taskgen/internal/tcpproxy"
 	"github.com/taskgen/taskgen/internal/testenv"
 	"github.com/taskgen/taskgen/transport/amqp"
 )
@@ -29,7 +30,7 @@ func TestConnectionCut(t *testing.T) {
 			// The workers connect through one proxy, the test's client
 			// through another.
 			var h *harness
-			var proxy, clientProxy *Proxy
+			var proxy, clientProxy *tcpproxy.Proxy
 			if kind == "redis" {
 				var broker, client string
 				proxy, broker = proxied(t, testenv.RedisURL(t))
@@ -101,13 +102,13 @@ func TestConnectionCut(t *testing.T) {
 
 // proxied starts a proxy to the host of brokerURL, closed when the test
 // ends, and returns it with brokerURL pointing at it.
-func proxied(t testing.TB, brokerURL string) (*Proxy, string) {
+func proxied(t testing.TB, brokerURL string) (*tcpproxy.Proxy, string) {
 	t.Helper()
 	u, err := url.Parse(brokerURL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := NewProxy(u.Host)
+	p, err := tcpproxy.New(u.Host)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/taskgen/taskgen/internal/tcpproxy"
 	"github.com/taskgen/taskgen/internal/testenv"
 	"github.com/taskgen/taskgen/transport/amqp"
 )
@@ -38,7 +39,7 @@ func TestChaosLong(t *testing.T) {
 
 	var (
 		h       *harness
-		proxy   *Proxy
+		proxy   *tcpproxy.Proxy
 		restart func()
 	)
 	switch kind {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/url"
 	"os"
@@ -16,114 +15,30 @@ import (
 	"testing"
 	"time"
 
+	"github.com/taskgen/taskgen/internal/tcpproxy"
 	"github.com/taskgen/taskgen/internal/testenv"
 	"github.com/taskgen/taskgen/runtime"
 	"github.com/taskgen/taskgen/transport/amqp"
 )
 
-// proxy forwards TCP connections to the broker until it is cut: then it
-// drops every connection it carries and refuses new ones, as a broker
-// outage or a network partition would.
-type proxy struct {
-	ln     net.Listener
-	target string
-	wg     sync.WaitGroup
-
-	mu    sync.Mutex
-	up    bool
-	conns map[net.Conn]struct{}
-}
-
-func newProxy(t *testing.T, target string) *proxy {
+// newProxy is a proxy to target for the test's length.
+func newProxy(t *testing.T, target string) *tcpproxy.Proxy {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	p, err := tcpproxy.New(target)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &proxy{ln: ln, target: target, up: true, conns: make(map[net.Conn]struct{})}
-	p.wg.Add(1)
-	go p.serve()
-	t.Cleanup(func() {
-		ln.Close()
-		p.cut()
-		p.wg.Wait()
-	})
+	t.Cleanup(p.Close)
 	return p
 }
 
-func (p *proxy) serve() {
-	defer p.wg.Done()
-	for {
-		c, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		p.mu.Lock()
-		up := p.up
-		p.mu.Unlock()
-		if !up {
-			c.Close()
-			continue
-		}
-		b, err := net.Dial("tcp", p.target)
-		if err != nil {
-			c.Close()
-			continue
-		}
-		if !p.track(c, b) {
-			continue
-		}
-		for _, pair := range [][2]net.Conn{{c, b}, {b, c}} {
-			p.wg.Add(1)
-			go func() {
-				defer p.wg.Done()
-				_, _ = io.Copy(pair[0], pair[1])
-				pair[0].Close()
-				pair[1].Close()
-			}()
-		}
-	}
-}
-
-// track records a forwarded pair, unless the proxy was cut meanwhile.
-func (p *proxy) track(conns ...net.Conn) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if !p.up {
-		for _, c := range conns {
-			c.Close()
-		}
-		return false
-	}
-	for _, c := range conns {
-		p.conns[c] = struct{}{}
-	}
-	return true
-}
-
-func (p *proxy) cut() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.up = false
-	for c := range p.conns {
-		c.Close()
-	}
-	clear(p.conns)
-}
-
-func (p *proxy) restore() {
-	p.mu.Lock()
-	p.up = true
-	p.mu.Unlock()
-}
-
-// url is the broker URL through the proxy.
-func (p *proxy) url(t *testing.T, broker string) string {
+// proxiedURL is the broker URL through proxy p.
+func proxiedURL(t *testing.T, p *tcpproxy.Proxy, broker string) string {
 	u, err := url.Parse(broker)
 	if err != nil {
 		t.Fatal(err)
 	}
-	u.Host = p.ln.Addr().String()
+	u.Host = p.Addr()
 	return u.String()
 }
 
@@ -150,7 +65,7 @@ func TestBrokerOutage(t *testing.T) {
 			t.Parallel()
 			broker := testenv.AMQPURL(t)
 			px := newProxy(t, brokerAddr(t, broker))
-			tr := newTransport(t, amqp.Config{URL: px.url(t, broker), QueueType: qt, Heartbeat: time.Second})
+			tr := newTransport(t, amqp.Config{URL: proxiedURL(t, px, broker), QueueType: qt, Heartbeat: time.Second})
 
 			var (
 				mu       sync.Mutex
@@ -204,9 +119,9 @@ func TestBrokerOutage(t *testing.T) {
 			}()
 
 			time.Sleep(500 * time.Millisecond)
-			px.cut()
+			px.Cut()
 			time.Sleep(2 * time.Second)
-			px.restore()
+			px.Restore()
 			time.Sleep(time.Second)
 			close(stopProducing)
 
@@ -326,7 +241,7 @@ func TestBrokerBlocksPublishers(t *testing.T) {
 func TestReconnectLeaksNoGoroutines(t *testing.T) {
 	broker := testenv.AMQPURL(t)
 	px := newProxy(t, brokerAddr(t, broker))
-	tr := newTransport(t, amqp.Config{URL: px.url(t, broker), Heartbeat: time.Second})
+	tr := newTransport(t, amqp.Config{URL: proxiedURL(t, px, broker), Heartbeat: time.Second})
 
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
@@ -377,9 +292,9 @@ func TestReconnectLeaksNoGoroutines(t *testing.T) {
 	roundTrip("warm-up")
 	before := settle()
 	for i := range 3 {
-		px.cut()
+		px.Cut()
 		time.Sleep(300 * time.Millisecond)
-		px.restore()
+		px.Restore()
 		roundTrip(fmt.Sprint("after-", i))
 	}
 	after := settle()

@@ -1,4 +1,7 @@
-package chaos
+// Package tcpproxy is a TCP proxy for tests that cut a client's
+// connections to a broker, as a network partition or a broker outage
+// would, and restore them.
+package tcpproxy
 
 import (
 	"io"
@@ -20,8 +23,8 @@ type Proxy struct {
 	cuts  int
 }
 
-// NewProxy listens on a free loopback port and forwards to target.
-func NewProxy(target string) (*Proxy, error) {
+// New listens on a free loopback port and forwards to target.
+func New(target string) (*Proxy, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
