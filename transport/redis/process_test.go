@@ -38,6 +38,27 @@ type workerProc struct {
 	done   chan error
 }
 
+// processTransport gives a process test its own key prefix: the URL its
+// worker processes open, and a transport on it, closed when the test ends
+// (before its keys are deleted).
+func processTransport(t *testing.T) (*redis.Transport, string) {
+	t.Helper()
+	prefix := uniquePrefix(t)
+	cleanup(t, newClient(t), prefix)
+	url := testenv.RedisURL(t)
+	if strings.Contains(url, "?") {
+		url += "&prefix=" + prefix
+	} else {
+		url += "?prefix=" + prefix
+	}
+	tr, err := redis.Open(t.Context(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tr.Close() })
+	return tr, url
+}
+
 // startWorker starts the testworker bin on url and waits until it is
 // ready. The process is killed, if still running, when the test ends.
 func startWorker(t *testing.T, bin, url string, args ...string) *workerProc {
@@ -83,20 +104,7 @@ func TestProcessKilledMidTask(t *testing.T) {
 	}
 	t.Parallel()
 	bin := buildWorker(t)
-	client := newClient(t)
-	prefix := uniquePrefix(t)
-	cleanup(t, client, prefix)
-	url := testenv.RedisURL(t)
-	if strings.Contains(url, "?") {
-		url += "&prefix=" + prefix
-	} else {
-		url += "?prefix=" + prefix
-	}
-	tr, err := redis.Open(t.Context(), url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tr.Close()
+	tr, url := processTransport(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
 

@@ -7,9 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/taskgen/taskgen/internal/testenv"
 	"github.com/taskgen/taskgen/runtime"
-	"github.com/taskgen/taskgen/transport/redis"
 	"github.com/taskgen/taskgen/transport/redis/internal/testtask"
 )
 
@@ -23,20 +21,7 @@ func TestWorkflowWorkerKilled(t *testing.T) {
 	}
 	t.Parallel()
 	bin := buildWorker(t)
-	client := newClient(t)
-	prefix := uniquePrefix(t)
-	cleanup(t, client, prefix)
-	url := testenv.RedisURL(t)
-	if strings.Contains(url, "?") {
-		url += "&prefix=" + prefix
-	} else {
-		url += "?prefix=" + prefix
-	}
-	tr, err := redis.Open(t.Context(), url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tr.Close()
+	tr, url := processTransport(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
 
