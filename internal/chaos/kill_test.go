@@ -32,7 +32,11 @@ func TestKill9MidTask(t *testing.T) {
 				t.Fatalf("%d enqueues failed", failed)
 			}
 			doomed := h.worker("-concurrency", "4", "-lease", "1s", "-prefetch", "8", "-verbose")
-			survivor := h.worker("-concurrency", "4", "-lease", "1s")
+			// The survivor starts once the doomed worker holds tasks: started
+			// together, a survivor whose consumer came first could take
+			// every task into its prefetch and leave the other none.
+			waitFor(t, time.Minute, "the worker to start tasks", func() bool { return doomed.nstart.Load() >= 2 })
+			survivor := h.worker("-concurrency", "4", "-lease", "1s", "-prefetch", "8")
 			// Kill it once it has finished some runs and is in the middle of
 			// others.
 			waitFor(t, time.Minute, "the worker to be mid-task", func() bool {
