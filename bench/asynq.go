@@ -45,14 +45,17 @@ func (b *asynqBench) server(queue string) *asynq.Server {
 	})
 }
 
-// process enqueues n tasks, then times a server running them all.
-func (b *asynqBench) process(ctx context.Context, queue string, n int) (float64, error) {
+// process enqueues n tasks, then times a server running them all; begin
+// is called as the server starts and returns the function called when it
+// is done.
+func (b *asynqBench) process(ctx context.Context, queue string, n int, begin func() func()) (float64, error) {
 	if _, err := b.enqueue(ctx, queue, n); err != nil {
 		return 0, err
 	}
 	var done atomic.Int64
 	all := make(chan struct{})
 	srv := b.server(queue)
+	end := begin()
 	start := time.Now()
 	err := srv.Start(asynq.HandlerFunc(func(context.Context, *asynq.Task) error {
 		if done.Add(1) == int64(n) {
@@ -61,15 +64,19 @@ func (b *asynqBench) process(ctx context.Context, queue string, n int) (float64,
 		return nil
 	}))
 	if err != nil {
+		end()
 		return 0, err
 	}
 	defer srv.Shutdown()
 	select {
 	case <-all:
 	case <-ctx.Done():
+		end()
 		return 0, ctx.Err()
 	}
-	return rate(n, time.Since(start)), nil
+	elapsed := time.Since(start)
+	end()
+	return rate(n, elapsed), nil
 }
 
 // latency measures enqueue → handler start on an idle queue.

@@ -43,7 +43,9 @@ type config struct {
 	only           string
 	rounds         int
 	chordN         int
-	id             string // this run's suffix for prefixes and queue names
+	verbose        bool
+	meter          *cpuMeter // with -v
+	id             string    // this run's suffix for prefixes and queue names
 }
 
 // runs reports whether part is to run.
@@ -87,10 +89,11 @@ func main() {
 	flag.IntVar(&cfg.samples, "samples", 300, "idle-latency samples for taskgen")
 	flag.IntVar(&cfg.asynqSamples, "asynq-samples", 30, "idle-latency samples for asynq (each can take a second)")
 	flag.DurationVar(&cfg.jitter, "jitter", 20*time.Millisecond, "random pause before each latency sample, so samples do not line up with a poll")
-	flag.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of taskgen's processing run to this file")
+	flag.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write CPU profiles of taskgen's first round of each run to this file name, suffixed with the run's name (.enqueue, .batch, .process)")
 	flag.StringVar(&cfg.redisBenchmark, "redis-benchmark", "redis-benchmark", "redis-benchmark binary; empty skips the ceiling")
 	flag.IntVar(&cfg.rounds, "rounds", 3, "rounds of each throughput run, taskgen and asynq alternating; the median is reported")
 	flag.StringVar(&cfg.only, "only", "", "run only these parts, comma-separated: enqueue, batch, process, latency, ceiling, chord")
+	flag.BoolVar(&cfg.verbose, "v", false, "print each run's rate and where its CPU time went (the Redis server's and this process's per task)")
 	flag.IntVar(&cfg.chordN, "chord-n", 10000, "header tasks of the chord run, and plain tasks it is compared with")
 	flag.Parse()
 	cfg.id = strings.ToLower(rand.Text()[:10])
@@ -107,6 +110,12 @@ func run(ctx context.Context, cfg *config) (err error) {
 	defer tg.close()
 	aq := newAsynqBench(cfg)
 	defer aq.close()
+	if cfg.verbose {
+		if cfg.meter, err = newCPUMeter(cfg); err != nil {
+			return err
+		}
+		defer cfg.meter.close()
+	}
 	queues := []string{cfg.queue("enqueue"), cfg.queue("batch"), cfg.queue("process"), cfg.queue("latency"), cfg.queue("chord")}
 	defer func() {
 		err = errors.Join(err, aq.cleanup(context.Background(), queues), deletePrefix(cfg))
@@ -121,21 +130,21 @@ func run(ctx context.Context, cfg *config) (err error) {
 	// noise from the machine hits them alike.
 	if cfg.runs("enqueue") || cfg.runs("batch") {
 		var aRates, tRates, bRates []float64
-		for range max(cfg.rounds, 1) {
-			a, err := aq.enqueue(ctx, queues[0], cfg.n)
+		for round := range max(cfg.rounds, 1) {
+			a, err := measure(ctx, cfg, "asynq enqueue", round, func() (float64, error) { return aq.enqueue(ctx, queues[0], cfg.n) })
 			if err != nil {
 				return fmt.Errorf("asynq enqueue: %w", err)
 			}
 			aRates = append(aRates, a)
 			if cfg.runs("enqueue") {
-				t, err := tg.enqueue(ctx, queues[0], cfg.n)
+				t, err := measure(ctx, cfg, "taskgen enqueue", round, func() (float64, error) { return tg.enqueue(ctx, queues[0], cfg.n) })
 				if err != nil {
 					return fmt.Errorf("taskgen enqueue: %w", err)
 				}
 				tRates = append(tRates, t)
 			}
 			if cfg.runs("batch") {
-				b, err := tg.enqueueBatch(ctx, queues[1], cfg.n)
+				b, err := measure(ctx, cfg, "taskgen batch", round, func() (float64, error) { return tg.enqueueBatch(ctx, queues[1], cfg.n) })
 				if err != nil {
 					return fmt.Errorf("taskgen batch enqueue: %w", err)
 				}
@@ -152,27 +161,13 @@ func run(ctx context.Context, cfg *config) (err error) {
 
 	// 3. Processing no-op tasks, the contenders alternating.
 	if cfg.runs("process") {
-		profile := func() func() { return func() {} }
-		if cfg.cpuProfile != "" {
-			profile = func() func() {
-				f, err := os.Create(cfg.cpuProfile)
-				if err != nil {
-					log.Fatal(err)
-				}
-				if err := pprof.StartCPUProfile(f); err != nil {
-					log.Fatal(err)
-				}
-				return func() { pprof.StopCPUProfile(); f.Close() }
-			}
-		}
 		var tRates, aRates []float64
-		for range max(cfg.rounds, 1) {
-			t, err := tg.process(ctx, queues[2], cfg.n, profile)
+		for round := range max(cfg.rounds, 1) {
+			t, err := tg.process(ctx, queues[2], cfg.n, cfg.begin(ctx, "taskgen process", round))
 			if err != nil {
 				return fmt.Errorf("taskgen processing: %w", err)
 			}
-			profile = func() func() { return func() {} } // the first round only
-			a, err := aq.process(ctx, queues[2], cfg.n)
+			a, err := aq.process(ctx, queues[2], cfg.n, cfg.begin(ctx, "asynq process", round))
 			if err != nil {
 				return fmt.Errorf("asynq processing: %w", err)
 			}
@@ -216,6 +211,46 @@ func run(ctx context.Context, cfg *config) (err error) {
 		}
 	}
 	return nil
+}
+
+// measure runs fn, one run of name's round, within begin and its end.
+func measure(ctx context.Context, cfg *config, name string, round int, fn func() (float64, error)) (float64, error) {
+	end := cfg.begin(ctx, name, round)()
+	r, err := fn()
+	end()
+	return r, err
+}
+
+// begin returns the function a run calls as it starts, which returns the
+// one it calls as it ends. Together they write a CPU profile of taskgen's
+// first round of each run when -cpuprofile asks for one, and with -v they
+// print where the run's CPU time went.
+func (cfg *config) begin(ctx context.Context, name string, round int) func() func() {
+	return func() func() {
+		var stopProfile func()
+		if cfg.cpuProfile != "" && round == 0 && strings.HasPrefix(name, "taskgen ") {
+			f, err := os.Create(cfg.cpuProfile + "." + strings.TrimPrefix(name, "taskgen "))
+			if err != nil {
+				log.Fatal(err)
+			}
+			if err := pprof.StartCPUProfile(f); err != nil {
+				log.Fatal(err)
+			}
+			stopProfile = func() { pprof.StopCPUProfile(); f.Close() }
+		}
+		var before cpuSample
+		if cfg.meter != nil {
+			before = cfg.meter.sample(ctx)
+		}
+		return func() {
+			if stopProfile != nil {
+				stopProfile()
+			}
+			if cfg.meter != nil {
+				fmt.Printf("%s, round %d: %s\n", name, round+1, per(before, cfg.meter.sample(ctx), cfg.n))
+			}
+		}
+	}
 }
 
 // sample sends samples tasks one at a time, each after a random pause,

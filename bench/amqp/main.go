@@ -177,20 +177,35 @@ func alternate(rounds, n int, raw, tg func() (float64, error)) (float64, float64
 				continue
 			}
 			cpu := cpuTime()
+			broker, _ := brokerCPU()
+			setup := " (setup included)"
+			measureFrom = func() {
+				cpu = cpuTime()
+				broker, _ = brokerCPU()
+				setup = ""
+			}
 			v, err := m.fn()
 			if err != nil {
 				return 0, 0, err
 			}
 			if verbose {
-				// A processing round includes filling its queue.
-				fmt.Printf("  %-7s %s, this process %.1f µs CPU per message (setup included)\n",
-					m.name, perSecond(v), float64(cpuTime()-cpu)/float64(time.Microsecond)/float64(n))
+				us := func(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) / float64(n) }
+				line := fmt.Sprintf("  %-7s %s, this process %.1f µs CPU per message", m.name, perSecond(v), us(cpuTime()-cpu))
+				if after, ok := brokerCPU(); ok {
+					line += fmt.Sprintf(", the local broker %.1f µs", us(after-broker))
+				}
+				fmt.Println(line + setup)
 			}
 			*m.out = append(*m.out, v)
 		}
 	}
 	return median(rs), median(ts), nil
 }
+
+// measureFrom is called by a round once its setup is done (filling the
+// queue of a processing round), so that -v reports the CPU time of the
+// measured part alone.
+var measureFrom = func() {}
 
 // verbose prints each round.
 var verbose bool

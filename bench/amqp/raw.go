@@ -191,6 +191,7 @@ func (b *rawBench) process(n int) (float64, error) {
 	if err := ch.Qos(b.cfg.prefetch, 0, false /* global */); err != nil {
 		return 0, err
 	}
+	measureFrom()
 	start := time.Now()
 	ds, err := ch.Consume(b.queue, "", false /* autoAck */, false /* exclusive */, false /* noLocal */, false /* noWait */, nil)
 	if err != nil {

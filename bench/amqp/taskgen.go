@@ -169,6 +169,7 @@ func (b *taskgenBench) process(ctx context.Context, n int) (float64, error) {
 	}
 	wctx, cancel := context.WithCancel(ctx)
 	ran := make(chan error, 1)
+	measureFrom()
 	start := time.Now()
 	go func() { ran <- w.Run(wctx) }()
 	select {

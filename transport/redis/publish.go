@@ -21,6 +21,22 @@ import (
 //	returns one integer per message: 1 stored, 0 the queue holds the ID
 var publishScript = goredis.NewScript(luaLib + `
 local delayed, msgs = KEYS[1], KEYS[2]
+if #ARGV == 5 then
+  -- One message, the common case of a lone Publish: HSETNX both checks
+  -- and stores it.
+  local id, eta, val = ARGV[3], tonumber(ARGV[4]), ARGV[5]
+  if redis.call('HSETNX', msgs, id, val) == 0 then return {0} end
+  local notify
+  if eta > 0 and eta > now_us() then
+    local first = first_score(delayed)
+    notify = first == nil or eta < first
+    redis.call('ZADD', delayed, eta, id)
+  else
+    notify = redis.call('RPUSH', ARGV[2] .. string.sub(val, 1, 1), id) == 1
+  end
+  if notify then redis.call('PUBLISH', ARGV[1], 'ready') end
+  return {1}
+end
 local ids = {}
 for i = 3, #ARGV, 3 do ids[#ids + 1] = ARGV[i] end
 local held = redis.call('HMGET', msgs, unpack(ids))
