@@ -56,6 +56,22 @@ type pubChan struct {
 	rmu      sync.Mutex
 	rets     chan amqp.Return
 	returned map[string]string // routing key and message ID → reply text
+
+	// settle takes the asynchronous publishes, in the order sent, to the
+	// channel's settler, which learns each one's outcome as its confirm
+	// comes. Its capacity is the window, so that a send never blocks.
+	settle chan *asyncPub
+	// smu orders sends to settle against the settler's exit: once gone,
+	// a publish that raced the channel's close is settled by its sender.
+	smu  sync.Mutex
+	gone bool
+}
+
+// asyncPub is a publish whose sender does not wait for its confirm.
+type asyncPub struct {
+	f    *inflight
+	done chan struct{} // closed once err is set
+	err  error
 }
 
 func newPublisher(t *Transport, l *link, channels, window int) *publisher {
@@ -110,6 +126,7 @@ func (p *publisher) open(conn *amqp.Connection) (*pubChan, error) {
 		done:     make(chan struct{}),
 		rets:     ch.NotifyReturn(make(chan amqp.Return, p.window)),
 		returned: make(map[string]string),
+		settle:   make(chan *asyncPub, p.window),
 	}
 	closes := ch.NotifyClose(make(chan *amqp.Error, 1))
 	if !p.t.spawn(func() {
@@ -121,7 +138,70 @@ func (p *publisher) open(conn *amqp.Connection) (*pubChan, error) {
 		_ = ch.Close()
 		return nil, runtime.ErrClosed
 	}
+	if !p.t.spawn(func() { p.settler(pc) }) {
+		_ = ch.Close()
+		return nil, runtime.ErrClosed
+	}
 	return pc, nil
+}
+
+// settler settles pc's asynchronous publishes in the order sent, which is
+// the order of their confirms, until pc or the transport closes; then it
+// settles those queued (the channel's close settled their confirms; the
+// transport's close settles them with ErrClosed), and leaves any later
+// ones to their senders.
+func (p *publisher) settler(pc *pubChan) {
+	for {
+		select {
+		case a := <-pc.settle:
+			p.settleAsync(a)
+			continue
+		case <-pc.done:
+		case <-p.t.done:
+		}
+		pc.smu.Lock()
+		pc.gone = true
+		pc.smu.Unlock()
+		for {
+			select {
+			case a := <-pc.settle:
+				p.settleAsync(a)
+			default:
+				return
+			}
+		}
+	}
+}
+
+// settleAsync waits for a's confirm and records its outcome. A transport
+// that closes first settles it with ErrClosed.
+func (p *publisher) settleAsync(a *asyncPub) {
+	select {
+	case <-a.f.dc.Done():
+		a.err = p.outcome(a.f)
+	case <-p.t.done:
+		a.err = runtime.ErrClosed
+	}
+	close(a.done)
+}
+
+// sendAsync sends msg as send does and hands it to its channel's settler.
+func (p *publisher) sendAsync(ctx context.Context, exchange, key string, msg amqp.Publishing) (*asyncPub, error) {
+	f, err := p.send(ctx, nil, exchange, key, msg)
+	if err != nil {
+		return nil, err
+	}
+	a := &asyncPub{f: f, done: make(chan struct{})}
+	pc := f.pc
+	pc.smu.Lock()
+	if pc.gone {
+		pc.smu.Unlock()
+		p.settleAsync(a) // the close settled its confirm
+		return a, nil
+	}
+	pc.settle <- a // never full: a holds one of the window's slots
+	pc.smu.Unlock()
+	return a, nil
 }
 
 func (pc *pubChan) closed() bool {

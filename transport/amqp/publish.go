@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/taskgen/taskgen/runtime"
@@ -26,6 +27,36 @@ func (t *Transport) Publish(ctx context.Context, msg *runtime.Message) error {
 	m := newMessage(msg)
 	err := t.send(ctx, nil, &m)
 	return t.published(msg, err)
+}
+
+// PublishAsync publishes msg as Publish does, but returns once it is sent:
+// the returned channel closes once its confirm came, and the function
+// returns its outcome, as Publish would have. It implements
+// runtime.AsyncPublisher. The confirms of asynchronous publishes are
+// awaited by the transport, so a caller that never looks still frees its
+// place in the confirm window.
+func (t *Transport) PublishAsync(ctx context.Context, msg *runtime.Message) (<-chan struct{}, func() error) {
+	fail := func(err error) (<-chan struct{}, func() error) {
+		done := make(chan struct{})
+		close(done)
+		return done, func() error { return err }
+	}
+	if err := t.prepare(ctx, msg); err != nil {
+		return fail(err)
+	}
+	m := newMessage(msg)
+	exchange, key := t.route(&m)
+	a, err := t.pubr.sendAsync(ctx, exchange, key, m.publishing())
+	if err != nil {
+		return fail(t.published(msg, err))
+	}
+	var once sync.Once
+	var res error
+	return a.done, func() error {
+		<-a.done
+		once.Do(func() { res = t.published(msg, a.err) })
+		return res
+	}
 }
 
 // PublishBatch publishes msgs on one channel in order, with all their
@@ -139,14 +170,21 @@ func (t *Transport) send(ctx context.Context, pin *pubChan, m *message) error {
 }
 
 func (t *Transport) sendVia(ctx context.Context, pin *pubChan, m *message) (*inflight, error) {
+	exchange, key := t.route(m)
+	return t.pubr.send(ctx, pin, exchange, key, m.publishing())
+}
+
+// route returns the exchange and routing key m is published with: its
+// priority's band of its work queue, or a delay tier.
+func (t *Transport) route(m *message) (exchange, key string) {
 	l := t.layout(m.queue)
-	exchange, key := "", l.band(m.priority)
+	exchange, key = "", l.band(m.priority)
 	if !m.eta.IsZero() {
 		if d, ok := t.tierFor(time.Until(m.eta)); ok {
 			exchange = l.tier(d)
 		}
 	}
-	return t.pubr.send(ctx, pin, exchange, key, m.publishing())
+	return exchange, key
 }
 
 // tierFor returns the longest delay tier that does not exceed remaining.

@@ -92,6 +92,14 @@ func (b *batcher) close() {
 // finished even if ctx ends meanwhile: settling a task must not be left
 // half known.
 func (b *batcher) do(ctx context.Context, c *call) error {
+	if err := b.send(ctx, c); err != nil {
+		return err
+	}
+	return c.result()
+}
+
+// send hands c (and c.next) to the loops; c.result waits for its outcome.
+func (b *batcher) send(ctx context.Context, c *call) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -105,6 +113,11 @@ func (b *batcher) do(ctx context.Context, c *call) error {
 	}
 	b.in <- c // the loops keep taking calls until close
 	b.mu.RUnlock()
+	return nil
+}
+
+// result waits for c (and c.next) to finish, and returns their errors.
+func (c *call) result() error {
 	var errs []error
 	for x := c; x != nil; x = x.next {
 		<-x.done

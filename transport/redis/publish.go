@@ -85,11 +85,32 @@ const publishChunk = 256
 // (pending, delayed or active) returns runtime.ErrDuplicateTask. Concurrent
 // publishes share round trips.
 func (t *Transport) Publish(ctx context.Context, msg *runtime.Message) error {
-	if err := checkMessage(msg); err != nil {
+	c, err := t.sendPublish(ctx, msg)
+	if err != nil {
 		return err
 	}
+	return t.publishResult(msg, c)
+}
+
+// PublishAsync sends msg as Publish does and returns without waiting for
+// Redis's reply. It implements runtime.AsyncPublisher.
+func (t *Transport) PublishAsync(ctx context.Context, msg *runtime.Message) (<-chan struct{}, func() error) {
+	c, err := t.sendPublish(ctx, msg)
+	if err != nil {
+		done := make(chan struct{})
+		close(done)
+		return done, func() error { return err }
+	}
+	return c.done, func() error { return t.publishResult(msg, c) }
+}
+
+// sendPublish hands msg's publish to the batcher.
+func (t *Transport) sendPublish(ctx context.Context, msg *runtime.Message) (*call, error) {
+	if err := checkMessage(msg); err != nil {
+		return nil, err
+	}
 	if t.closed.Load() {
-		return runtime.ErrClosed
+		return nil, runtime.ErrClosed
 	}
 	q := t.queue(msg.Queue)
 	c := &call{
@@ -100,7 +121,15 @@ func (t *Transport) Publish(ctx context.Context, msg *runtime.Message) error {
 		items:  1,
 		phase:  phaseQueue,
 	}
-	if err := t.batch.do(ctx, c); err != nil {
+	if err := t.batch.send(ctx, c); err != nil {
+		return nil, wrap("publish", msg.Queue, err)
+	}
+	return c, nil
+}
+
+// publishResult waits for c, msg's publish, and returns its outcome.
+func (t *Transport) publishResult(msg *runtime.Message, c *call) error {
+	if err := c.result(); err != nil {
 		return wrap("publish", msg.Queue, err)
 	}
 	return publishOutcome(msg, c.reply[0])

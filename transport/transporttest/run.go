@@ -12,6 +12,7 @@ import (
 func Run(t *testing.T, factory func(t *testing.T) runtime.Transport) {
 	t.Helper()
 	runPublishCases(t, factory)
+	runAsyncCases(t, factory)
 	runFetchCases(t, factory)
 	runLeaseCases(t, factory)
 	runDeadLetterCases(t, factory)

@@ -86,6 +86,21 @@ func mail(ctx context.Context, out io.Writer, c *runtime.Client, outbox *tasks.O
 	if err := errors.Join(welcome.Wait(ctx), receipt.Wait(ctx)); err != nil {
 		return err
 	}
+	// Many in flight from one goroutine: send them all, then learn that
+	// the broker holds each, then wait for each to run.
+	var pending []*runtime.Pending[runtime.None]
+	for i, email := range []string{"bob@example.com", "eve@example.com"} {
+		pending = append(pending, runtime.EnqueueAsync(ctx, c, tasks.SendWelcomeSig(int64(43+i), email)))
+	}
+	for _, p := range pending {
+		h, err := p.Wait(ctx)
+		if err != nil {
+			return err
+		}
+		if err := h.Wait(ctx); err != nil {
+			return err
+		}
+	}
 	// A task that fails permanently reports its error through its handle.
 	bad, err := tasks.EnqueueSendWelcome(ctx, c, 7, "not-an-address", runtime.Retries(0))
 	if err != nil {

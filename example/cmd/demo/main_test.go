@@ -22,6 +22,8 @@ func TestDemo(t *testing.T) {
 	for _, want := range []string{
 		"sent ada@example.com: Welcome, user 42 (from shop@example.com)",
 		"sent ada@example.com: Receipt for order A-1001: 2 items, 28.00 EUR",
+		"sent bob@example.com: Welcome, user 43 (from shop@example.com)",
+		"sent eve@example.com: Welcome, user 44 (from shop@example.com)",
 		`failed as expected: taskgen: task tasks.Mailer.SendWelcome (id `,
 		`on queue "emails": failed: gave up after 1 attempt: user 7: invalid address "not-an-address"`,
 		"etl: Extract → Transform → Load loaded 3 records into warehouse",
