@@ -120,6 +120,46 @@ func (b *taskgenBench) enqueue(ctx context.Context, n int) (float64, error) {
 	return float64(n) / time.Since(start).Seconds(), err
 }
 
+// enqueueAsync publishes n tasks from cfg.goroutines goroutines with
+// runtime.EnqueueAsync, each keeping its share of cfg.window unconfirmed,
+// as the raw windowed publisher does: when its share is in flight, a
+// goroutine waits for its oldest.
+func (b *taskgenBench) enqueueAsync(ctx context.Context, n int) (float64, error) {
+	task := noopTask(b.queue())
+	if err := b.declare(ctx, task); err != nil {
+		return 0, err
+	}
+	args := bytesArgs(payload)
+	sig := runtime.NewSig(task, &args)
+	share := max(b.cfg.window/b.cfg.goroutines, 1)
+	start := time.Now()
+	var wg sync.WaitGroup
+	errs := make([]error, b.cfg.goroutines)
+	for g := range b.cfg.goroutines {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var inflight []*runtime.Pending[runtime.None]
+			wait := func() bool {
+				_, err := inflight[0].Wait(ctx)
+				inflight = inflight[1:]
+				errs[g] = err
+				return err == nil
+			}
+			for i := g; i < n; i += b.cfg.goroutines {
+				if len(inflight) == share && !wait() {
+					return
+				}
+				inflight = append(inflight, runtime.EnqueueAsync(ctx, b.c, sig))
+			}
+			for len(inflight) > 0 && wait() {
+			}
+		}()
+	}
+	wg.Wait()
+	return float64(n) / time.Since(start).Seconds(), errors.Join(errs...)
+}
+
 // enqueueBatch publishes n tasks from cfg.goroutines goroutines in
 // Client.EnqueueBatch calls of 32.
 func (b *taskgenBench) enqueueBatch(ctx context.Context, n int) (float64, error) {
