@@ -21,14 +21,21 @@ type activeRecord struct {
 	done  chan struct{} // closed once the record is written, or skipped
 }
 
+// noActiveRecord is the active record of a task that has none (the worker
+// has no store): settled from the start, and shared, as nothing changes it.
+var noActiveRecord = func() *activeRecord {
+	a := &activeRecord{done: make(chan struct{})}
+	a.once.Do(func() { close(a.done) })
+	return a
+}()
+
 // deferActiveRecord schedules env's active record for w.activeDelay
 // (activeRecordDelay) from now.
 func (w *Worker) deferActiveRecord(env *Envelope) *activeRecord {
-	a := &activeRecord{w: w, env: env, done: make(chan struct{})}
 	if w.cfg.Store == nil || env.ID == "" {
-		a.once.Do(func() { close(a.done) })
-		return a
+		return noActiveRecord
 	}
+	a := &activeRecord{w: w, env: env, done: make(chan struct{})}
 	a.timer = time.AfterFunc(w.activeDelay, a.write)
 	return a
 }

@@ -38,7 +38,11 @@ func returnedBody(d *Delivery, env *Envelope) []byte {
 }
 
 func returns(env *Envelope) int {
-	n, _ := strconv.Atoi(env.Headers[returnedHeader])
+	s, ok := env.Headers[returnedHeader]
+	if !ok {
+		return 0
+	}
+	n, _ := strconv.Atoi(s)
 	return max(n, 0)
 }
 

@@ -203,6 +203,28 @@ func (w *Worker) stop() {
 // fetchLoop fills free handler slots with deliveries until ctx is done.
 func (w *Worker) fetchLoop(ctx, hctx context.Context, queues []string, slots chan struct{}, act *activeSet, wg *sync.WaitGroup) {
 	backoff := fetchBackoff{}
+	// Deliveries run in runner goroutines, which stay for the next one
+	// once done, so that a busy worker does not start a goroutine (and
+	// grow its stack) per task. At most a slot's worth wait idle; the
+	// rest end, and all end once ctx is done.
+	work := make(chan *Delivery)
+	var idle atomic.Int64
+	runner := func(d *Delivery) {
+		for {
+			w.runDelivery(ctx, hctx, d, slots, act, wg)
+			if idle.Add(1) > int64(cap(slots)) {
+				idle.Add(-1)
+				return
+			}
+			select {
+			case d = <-work:
+				idle.Add(-1)
+			case <-ctx.Done():
+				idle.Add(-1)
+				return
+			}
+		}
+	}
 	for {
 		// Wait for one free slot, then take every other free one, so a
 		// single round trip fetches as many tasks as can start.
@@ -239,24 +261,35 @@ func (w *Worker) fetchLoop(ctx, hctx context.Context, queues []string, slots cha
 		for _, d := range ds {
 			act.add(d)
 			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				// The slot is free once the handler has returned: settling
-				// the task (record, ack) is a round trip that need not
-				// hold back the next task.
-				var once sync.Once
-				release := func() { once.Do(func() { <-slots }) }
-				defer release()
-				defer act.remove(d)
-				if ctx.Err() != nil {
-					// Fetched as shutdown began: hand it back unstarted.
-					w.handBack(d, nil)
-					return
-				}
-				w.process(hctx, d, release)
-			}()
+			select {
+			case work <- d: // an idle runner takes it
+			default:
+				go runner(d)
+			}
 		}
 	}
+}
+
+// runDelivery processes d in one of fetchLoop's runners.
+func (w *Worker) runDelivery(ctx, hctx context.Context, d *Delivery, slots chan struct{}, act *activeSet, wg *sync.WaitGroup) {
+	defer wg.Done()
+	// The slot is free once the handler has returned: settling the task
+	// (record, ack) is a round trip that need not hold back the next task.
+	released := false
+	release := func() {
+		if !released {
+			released = true
+			<-slots
+		}
+	}
+	defer release()
+	defer act.remove(d)
+	if ctx.Err() != nil {
+		// Fetched as shutdown began: hand it back unstarted.
+		w.handBack(d, nil)
+		return
+	}
+	w.process(hctx, d, release)
 }
 
 // drain waits for running handlers, cancelling them after DrainTimeout.

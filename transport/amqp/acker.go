@@ -29,8 +29,9 @@ type acker struct {
 	wake chan struct{}
 	now  chan struct{}   // flush at once
 	done <-chan struct{} // the transport's
-	// hold is how many acks may wait behind an outstanding tag: half the
-	// prefetch, so that waiting acks never starve the consumer.
+	// hold is how many acks may wait behind an outstanding tag: most of
+	// the prefetch. A consumer they starve has its Fetch hurry the flush
+	// (flushHurried), which frees credit first with the run.
 	hold int
 
 	mu      sync.Mutex
@@ -55,7 +56,7 @@ const (
 )
 
 func newAcker(ch *amqp.Channel, prefetch int, done <-chan struct{}) *acker {
-	return &acker{ch: ch, wake: make(chan struct{}, 1), now: make(chan struct{}, 1), done: done, low: 1, hold: max(prefetch/2, 1)}
+	return &acker{ch: ch, wake: make(chan struct{}, 1), now: make(chan struct{}, 1), done: done, low: 1, hold: max(prefetch*7/8, 1)}
 }
 
 // waiting returns how many acks are marked and not sent; a nil acker has
@@ -165,11 +166,15 @@ func (a *acker) run(closed <-chan *amqp.Error) {
 			a.stop()
 			return
 		case <-a.done:
-			a.flush(true)
+			a.flush(flushAll)
 			a.stop()
 			return
 		}
-		if wait := a.flush(urgent); wait > 0 {
+		how := flushBatched
+		if urgent {
+			how = flushHurried
+		}
+		if wait := a.flush(how); wait > 0 {
 			late.Reset(wait)
 			lateC = late.C
 		} else {
@@ -184,11 +189,25 @@ func (a *acker) stop() {
 	a.mu.Unlock()
 }
 
+// flushMode says how much a flush must send.
+type flushMode int
+
+const (
+	// flushBatched sends the run, and the stragglers once due.
+	flushBatched flushMode = iota
+	// flushHurried frees prefetch credit for a waiting Fetch: the run,
+	// or the stragglers when the run is empty.
+	flushHurried
+	// flushAll sends every pending ack: the channel is closing.
+	flushAll
+)
+
 // flush sends the leading run of settled tags as one multiple ack. Acks
 // behind an outstanding tag (stragglers) wait for the run to reach them,
-// unless many are waiting or they have waited stragglerWait: then they
-// go one by one. It returns how long until the stragglers left are due.
-func (a *acker) flush(urgent bool) time.Duration {
+// unless hold are waiting, or they have waited stragglerWait, or a hurried
+// flush found no run to send, or the channel is closing: then they go one
+// by one. It returns how long until the stragglers left are due.
+func (a *acker) flush(how flushMode) time.Duration {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	defer func() { a.unsent.Store(int64(a.pending)) }()
@@ -222,7 +241,11 @@ func (a *acker) flush(urgent bool) time.Duration {
 	if a.straggling.IsZero() {
 		a.straggling = now
 	}
-	if wait := stragglerWait - now.Sub(a.straggling); a.pending < a.hold && wait > 0 && !urgent {
+	// A hurried flush that freed credit with the run leaves the
+	// stragglers waiting too: one by one, each would cost the broker a
+	// settle of its own.
+	if wait := stragglerWait - now.Sub(a.straggling); a.pending < a.hold && wait > 0 &&
+		(how == flushBatched || how == flushHurried && last >= 0) {
 		return wait
 	}
 	for i, s := range a.states {

@@ -185,7 +185,7 @@ func (t *Transport) Close() error {
 	}
 	t.mu.Unlock()
 	for _, a := range ackers {
-		a.flush(true)
+		a.flush(flushAll)
 	}
 	close(t.done)
 	t.cancel()
