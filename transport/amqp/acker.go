@@ -29,9 +29,10 @@ type acker struct {
 	wake chan struct{}
 	now  chan struct{}   // flush at once
 	done <-chan struct{} // the transport's
-	// hold is how many acks may wait behind an outstanding tag: most of
-	// the prefetch. A consumer they starve has its Fetch hurry the flush
-	// (flushHurried), which frees credit first with the run.
+	// hold is how many acks may wait behind an outstanding tag: the
+	// prefetch. A consumer they starve has its Fetch hurry the flush
+	// (flushHurried), which frees credit with the run, or else sends
+	// them hurryWait later.
 	hold int
 
 	mu      sync.Mutex
@@ -40,8 +41,11 @@ type acker struct {
 	pending int     // tags in state tagAckPending
 	// unsent mirrors pending for readers that must not take mu.
 	unsent atomic.Int64
-	// straggling is when acks first waited behind an outstanding tag.
+	// straggling is when acks began waiting behind the outstanding tag
+	// that now heads the window; hurried, that a Fetch has been waiting
+	// for credit since.
 	straggling time.Time
+	hurried    bool
 	closed     bool
 }
 
@@ -53,10 +57,11 @@ const (
 	ackBatch      = 64
 	ackDelay      = time.Millisecond
 	stragglerWait = 20 * time.Millisecond
+	hurryWait     = 2 * time.Millisecond
 )
 
 func newAcker(ch *amqp.Channel, prefetch int, done <-chan struct{}) *acker {
-	return &acker{ch: ch, wake: make(chan struct{}, 1), now: make(chan struct{}, 1), done: done, low: 1, hold: max(prefetch*7/8, 1)}
+	return &acker{ch: ch, wake: make(chan struct{}, 1), now: make(chan struct{}, 1), done: done, low: 1, hold: max(prefetch, 1)}
 }
 
 // waiting returns how many acks are marked and not sent; a nil acker has
@@ -196,7 +201,7 @@ const (
 	// flushBatched sends the run, and the stragglers once due.
 	flushBatched flushMode = iota
 	// flushHurried frees prefetch credit for a waiting Fetch: the run,
-	// or the stragglers when the run is empty.
+	// or, when there is none, the stragglers hurryWait later.
 	flushHurried
 	// flushAll sends every pending ack: the channel is closing.
 	flushAll
@@ -204,9 +209,10 @@ const (
 
 // flush sends the leading run of settled tags as one multiple ack. Acks
 // behind an outstanding tag (stragglers) wait for the run to reach them,
-// unless hold are waiting, or they have waited stragglerWait, or a hurried
-// flush found no run to send, or the channel is closing: then they go one
-// by one. It returns how long until the stragglers left are due.
+// unless hold are waiting, or the head has not moved for stragglerWait (or
+// hurryWait, since a hurried flush found no run to send), or the channel
+// is closing: then they go one by one. It returns how long until the
+// stragglers left are due.
 func (a *acker) flush(how flushMode) time.Duration {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -234,18 +240,28 @@ func (a *acker) flush(how flushMode) time.Duration {
 	a.states = a.states[:n]
 	a.low += uint64(run)
 	if a.pending == 0 {
-		a.straggling = time.Time{}
+		a.straggling, a.hurried = time.Time{}, false
 		return 0
 	}
+	// Stragglers wait for the head of the window: stragglerWait counts
+	// from its last move, so that a steady flow, always with a few acks
+	// behind a handler still running, keeps batching them.
 	now := time.Now()
-	if a.straggling.IsZero() {
-		a.straggling = now
+	if a.straggling.IsZero() || run > 0 {
+		a.straggling, a.hurried = now, false
 	}
-	// A hurried flush that freed credit with the run leaves the
-	// stragglers waiting too: one by one, each would cost the broker a
-	// settle of its own.
-	if wait := stragglerWait - now.Sub(a.straggling); a.pending < a.hold && wait > 0 &&
-		(how == flushBatched || how == flushHurried && last >= 0) {
+	// One by one, each straggler would cost the broker a settle of its
+	// own, so they wait while they can. A hurried flush that freed credit
+	// with the run leaves them waiting too; one that could not gives the
+	// head hurryWait more to move, as it is most likely about to.
+	if how == flushHurried && last < 0 {
+		a.hurried = true
+	}
+	limit := stragglerWait
+	if a.hurried {
+		limit = hurryWait
+	}
+	if wait := limit - now.Sub(a.straggling); how != flushAll && a.pending < a.hold && wait > 0 {
 		return wait
 	}
 	for i, s := range a.states {
@@ -259,6 +275,6 @@ func (a *acker) flush(how flushMode) time.Duration {
 		a.states[i] = tagSent
 		a.pending--
 	}
-	a.straggling = time.Time{}
+	a.straggling, a.hurried = time.Time{}, false
 	return 0
 }
