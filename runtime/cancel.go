@@ -134,6 +134,9 @@ func (w *Worker) isRevoked(ctx context.Context, env *Envelope) bool {
 // dropRevoked drops env's task if it was revoked before it started, and
 // reports whether it did.
 func (w *Worker) dropRevoked(d *Delivery, env *Envelope) bool {
+	if w.cfg.Store == nil {
+		return false // nothing is revoked without a store
+	}
 	revoked, ok := w.revokes.cache.Load().lookup(env)
 	if !ok {
 		ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
