@@ -183,8 +183,7 @@ func (w *Worker) advanceWorkflow(d *Delivery, env *Envelope, result []byte) bool
 // storeAndAck stores a succeeded task's result, then acks it: in one round
 // trip when the transport is the store and can (RecordAcker).
 func (w *Worker) storeAndAck(d *Delivery, env *Envelope, result []byte) {
-	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
-	defer cancel()
+	ctx := w.ops.get()
 	if ra := w.recordAcker(); ra != nil {
 		if err := ra.AckRecord(ctx, d, w.record(env, StateSucceeded, result, ""), w.cfg.ResultTTL); err != nil {
 			w.log.Warn("taskgen: storing the result and acking failed", "task", env.Task, "id", env.ID, "queue", env.Queue, "err", err)
@@ -318,9 +317,7 @@ func (w *Worker) putRecord(env *Envelope, state State, result []byte, errText st
 	if w.cfg.Store == nil || env.ID == "" {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
-	defer cancel()
-	if err := w.cfg.Store.PutRecord(ctx, w.record(env, state, result, errText), w.cfg.ResultTTL); err != nil {
+	if err := w.cfg.Store.PutRecord(w.ops.get(), w.record(env, state, result, errText), w.cfg.ResultTTL); err != nil {
 		w.log.Warn("taskgen: storing task state failed", "task", env.Task, "id", env.ID, "queue", env.Queue, "state", state, "err", err)
 	}
 }

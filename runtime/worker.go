@@ -82,6 +82,7 @@ type Worker struct {
 	nodes       nodeCache // workflow nodes read (nodecache.go)
 	revokes     revokeSet // running tasks watched for Handle.Cancel (cancel.go)
 	limits      limitState
+	ops         opContexts // bound the calls that settle tasks
 }
 
 type registered struct {
