@@ -58,6 +58,13 @@ func (p *PendingTask) Wait(ctx context.Context) (*Receipt, error) {
 			return nil, ctx.Err()
 		}
 	}
+	p.settle()
+	return p.rc, p.err
+}
+
+// settle records the outcome, once it is known, and frees the unique key
+// of a task that was not enqueued.
+func (p *PendingTask) settle() {
 	p.once.Do(func() {
 		err := p.outcome()
 		switch {
@@ -70,7 +77,6 @@ func (p *PendingTask) Wait(ctx context.Context) (*Receipt, error) {
 			p.err = &TaskError{Task: p.env.Task, ID: p.env.ID, Queue: p.env.Queue, Err: fmt.Errorf("publish: %w", err)}
 		}
 	})
-	return p.rc, p.err
 }
 
 // EnqueueTaskAsync publishes a task whose arguments are already encoded,
@@ -82,7 +88,8 @@ func (p *PendingTask) Wait(ctx context.Context) (*Receipt, error) {
 // before EnqueueTaskAsync returns.
 //
 // Until Wait returns nil, the task may not have been enqueued: a caller
-// that must know calls Wait, whose error says what happened.
+// that must know calls Wait, whose error says what happened. ctx bounds
+// the sending; Wait's own ctx bounds the wait for the acknowledgement.
 func (c *Client) EnqueueTaskAsync(ctx context.Context, def *TaskDef, payload []byte, opts ...Option) *PendingTask {
 	o := collectOptions(opts)
 	env := newEnvelope(ctx, def, payload, &o, time.Now())
@@ -99,6 +106,14 @@ func (c *Client) EnqueueTaskAsync(ctx context.Context, def *TaskDef, payload []b
 	} else {
 		err := c.tr.Publish(ctx, msg)
 		p.done, p.outcome = closed, func() error { return err }
+	}
+	if env.UniqueKey != "" {
+		// A unique key is freed if the task is not enqueued, whether or
+		// not anyone waits to learn it.
+		go func() {
+			<-p.done
+			p.settle()
+		}()
 	}
 	return p
 }

@@ -213,6 +213,7 @@ func (w *Worker) fetchLoop(ctx, hctx context.Context, queues []string, slots cha
 	runner := func(d *Delivery) {
 		for {
 			w.runDelivery(ctx, hctx, d, slots, act, wg)
+			d = nil // not kept while idle
 			if idle.Add(1) > int64(cap(slots)) {
 				idle.Add(-1)
 				return

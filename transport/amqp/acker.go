@@ -46,7 +46,10 @@ type acker struct {
 	// for credit since.
 	straggling time.Time
 	hurried    bool
-	closed     bool
+	// straggled is when acks began waiting at all: none waits longer
+	// than maxStraggle, however the head moves.
+	straggled time.Time
+	closed    bool
 }
 
 // Ack batching: the flusher waits up to ackDelay for ackBatch acks, and
@@ -58,6 +61,7 @@ const (
 	ackDelay      = time.Millisecond
 	stragglerWait = 20 * time.Millisecond
 	hurryWait     = 2 * time.Millisecond
+	maxStraggle   = 4 * stragglerWait
 )
 
 func newAcker(ch *amqp.Channel, prefetch int, done <-chan struct{}) *acker {
@@ -210,8 +214,9 @@ const (
 // flush sends the leading run of settled tags as one multiple ack. Acks
 // behind an outstanding tag (stragglers) wait for the run to reach them,
 // unless hold are waiting, or the head has not moved for stragglerWait (or
-// hurryWait, since a hurried flush found no run to send), or the channel
-// is closing: then they go one by one. It returns how long until the
+// hurryWait, since a hurried flush found no run to send), or acks have
+// been waiting for maxStraggle, or the channel is closing: then they go
+// one by one. It returns how long until the
 // stragglers left are due.
 func (a *acker) flush(how flushMode) time.Duration {
 	a.mu.Lock()
@@ -240,13 +245,16 @@ func (a *acker) flush(how flushMode) time.Duration {
 	a.states = a.states[:n]
 	a.low += uint64(run)
 	if a.pending == 0 {
-		a.straggling, a.hurried = time.Time{}, false
+		a.straggling, a.straggled, a.hurried = time.Time{}, time.Time{}, false
 		return 0
 	}
 	// Stragglers wait for the head of the window: stragglerWait counts
 	// from its last move, so that a steady flow, always with a few acks
 	// behind a handler still running, keeps batching them.
 	now := time.Now()
+	if a.straggled.IsZero() {
+		a.straggled = now
+	}
 	if a.straggling.IsZero() || run > 0 {
 		a.straggling, a.hurried = now, false
 	}
@@ -261,7 +269,8 @@ func (a *acker) flush(how flushMode) time.Duration {
 	if a.hurried {
 		limit = hurryWait
 	}
-	if wait := limit - now.Sub(a.straggling); how != flushAll && a.pending < a.hold && wait > 0 {
+	wait := min(limit-now.Sub(a.straggling), maxStraggle-now.Sub(a.straggled))
+	if how != flushAll && a.pending < a.hold && wait > 0 {
 		return wait
 	}
 	for i, s := range a.states {
@@ -275,6 +284,6 @@ func (a *acker) flush(how flushMode) time.Duration {
 		a.states[i] = tagSent
 		a.pending--
 	}
-	a.straggling, a.hurried = time.Time{}, false
+	a.straggling, a.straggled, a.hurried = time.Time{}, time.Time{}, false
 	return 0
 }

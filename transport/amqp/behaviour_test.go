@@ -84,6 +84,40 @@ func TestUnroutablePublishFails(t *testing.T) {
 	}
 }
 
+// An asynchronous publish that the broker returns undoes its claims even
+// though nobody asks for its outcome: its ID is free again and its queue
+// is declared again on the next publish.
+func TestUnroutableAsyncNotWaited(t *testing.T) {
+	t.Parallel()
+	prefix := uniquePrefix()
+	tr := newTransport(t, amqp.Config{Prefix: prefix, Store: memory.New(), CloseStore: true})
+	publish(t, tr, &runtime.Message{ID: "first", Queue: "q", Priority: 5})
+
+	conn, err := amqp091.Dial(testenv.AMQPURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ch, err := conn.Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ch.QueueDelete(prefix+"q.p5", false, false, false); err != nil {
+		t.Fatal(err)
+	}
+
+	done, _ := tr.PublishAsync(t.Context(), &runtime.Message{ID: "lost", Queue: "q", Priority: 5})
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the returned publish did not settle within 30s")
+	}
+	publish(t, tr, &runtime.Message{ID: "lost", Queue: "q", Priority: 5})
+	if d := fetchOne(t, tr, time.Minute, "q"); d.ID != "lost" {
+		t.Fatalf("delivered %s, want lost", d.ID)
+	}
+}
+
 // Delays go through the tier ladder and, for the last stretch, are held by
 // the consumer: none is ever delivered before its ETA.
 func TestDelayNeverEarly(t *testing.T) {

@@ -69,9 +69,13 @@ type pubChan struct {
 
 // asyncPub is a publish whose sender does not wait for its confirm.
 type asyncPub struct {
-	f    *inflight
-	done chan struct{} // closed once err is set
-	err  error
+	f *inflight
+	// finish turns the confirm's outcome into the publish's, doing what
+	// a failed publish undoes; it runs once the outcome is known, whether
+	// or not anyone waits for it.
+	finish func(error) error
+	done   chan struct{} // closed once err is set
+	err    error
 }
 
 func newPublisher(t *Transport, l *link, channels, window int) *publisher {
@@ -174,24 +178,32 @@ func (p *publisher) settler(pc *pubChan) {
 }
 
 // settleAsync waits for a's confirm and records its outcome. A transport
-// that closes first settles it with ErrClosed.
+// that closes first settles it with ErrClosed, unless the confirm is in.
 func (p *publisher) settleAsync(a *asyncPub) {
+	var err error
 	select {
 	case <-a.f.dc.Done():
-		a.err = p.outcome(a.f)
-	case <-p.t.done:
-		a.err = runtime.ErrClosed
+		err = p.outcome(a.f)
+	default:
+		select {
+		case <-a.f.dc.Done():
+			err = p.outcome(a.f)
+		case <-p.t.done:
+			err = runtime.ErrClosed
+		}
 	}
+	a.err = a.finish(err)
 	close(a.done)
 }
 
-// sendAsync sends msg as send does and hands it to its channel's settler.
-func (p *publisher) sendAsync(ctx context.Context, exchange, key string, msg amqp.Publishing) (*asyncPub, error) {
+// sendAsync sends msg as send does and hands it to its channel's settler,
+// which calls finish with its outcome.
+func (p *publisher) sendAsync(ctx context.Context, exchange, key string, msg amqp.Publishing, finish func(error) error) (*asyncPub, error) {
 	f, err := p.send(ctx, nil, exchange, key, msg)
 	if err != nil {
 		return nil, err
 	}
-	a := &asyncPub{f: f, done: make(chan struct{})}
+	a := &asyncPub{f: f, finish: finish, done: make(chan struct{})}
 	pc := f.pc
 	pc.smu.Lock()
 	if pc.gone {

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"sync"
 	"time"
 
 	"github.com/taskgen/taskgen/runtime"
@@ -32,9 +31,10 @@ func (t *Transport) Publish(ctx context.Context, msg *runtime.Message) error {
 // PublishAsync publishes msg as Publish does, but returns once it is sent:
 // the returned channel closes once its confirm came, and the function
 // returns its outcome, as Publish would have. It implements
-// runtime.AsyncPublisher. The confirms of asynchronous publishes are
-// awaited by the transport, so a caller that never looks still frees its
-// place in the confirm window.
+// runtime.AsyncPublisher. The transport awaits the confirms of
+// asynchronous publishes itself, and undoes what a failed one claimed, so
+// a caller that never looks still frees its place in the confirm window
+// and the message's ID.
 func (t *Transport) PublishAsync(ctx context.Context, msg *runtime.Message) (<-chan struct{}, func() error) {
 	fail := func(err error) (<-chan struct{}, func() error) {
 		done := make(chan struct{})
@@ -46,16 +46,13 @@ func (t *Transport) PublishAsync(ctx context.Context, msg *runtime.Message) (<-c
 	}
 	m := newMessage(msg)
 	exchange, key := t.route(&m)
-	a, err := t.pubr.sendAsync(ctx, exchange, key, m.publishing())
+	a, err := t.pubr.sendAsync(ctx, exchange, key, m.publishing(), func(err error) error { return t.published(msg, err) })
 	if err != nil {
 		return fail(t.published(msg, err))
 	}
-	var once sync.Once
-	var res error
 	return a.done, func() error {
 		<-a.done
-		once.Do(func() { res = t.published(msg, a.err) })
-		return res
+		return a.err
 	}
 }
 
