@@ -91,7 +91,7 @@ func main() {
 	flag.DurationVar(&cfg.jitter, "jitter", 20*time.Millisecond, "random pause before each latency sample, so samples do not line up with a poll")
 	flag.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write CPU profiles of taskgen's first round of each run to this file name, suffixed with the run's name (.enqueue, .batch, .process)")
 	flag.StringVar(&cfg.redisBenchmark, "redis-benchmark", "redis-benchmark", "redis-benchmark binary; empty skips the ceiling")
-	flag.IntVar(&cfg.rounds, "rounds", 3, "rounds of each throughput run, taskgen and asynq alternating; the median is reported")
+	flag.IntVar(&cfg.rounds, "rounds", 5, "rounds of each throughput run, taskgen and asynq alternating; the median is reported")
 	flag.StringVar(&cfg.only, "only", "", "run only these parts, comma-separated: enqueue, batch, process, latency, ceiling, chord")
 	flag.BoolVar(&cfg.verbose, "v", false, "print each run's rate and where its CPU time went (the Redis server's and this process's per task)")
 	flag.IntVar(&cfg.chordN, "chord-n", 10000, "header tasks of the chord run, and plain tasks it is compared with")

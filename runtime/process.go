@@ -167,8 +167,7 @@ func (w *Worker) succeed(d *Delivery, env *Envelope, result []byte) {
 // its node again, which the workflow counts once. When the store fails, the
 // task goes back to run again, and advanceWorkflow reports false.
 func (w *Worker) advanceWorkflow(d *Delivery, env *Envelope, result []byte) bool {
-	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
-	defer cancel()
+	ctx := w.ops.get()
 	err := w.finishNode(ctx, env, result)
 	if err == nil {
 		return true

@@ -72,7 +72,7 @@ func main() {
 	flag.IntVar(&cfg.window, "window", 256, "confirm window of the raw publisher and of taskgen's channels")
 	flag.IntVar(&cfg.prefetch, "prefetch", 256, "prefetch of the raw consumer and of taskgen's consumers")
 	flag.IntVar(&cfg.concurrency, "concurrency", 64, "taskgen worker concurrency")
-	flag.IntVar(&cfg.rounds, "rounds", 3, "rounds of each throughput measurement; the median is reported")
+	flag.IntVar(&cfg.rounds, "rounds", 5, "rounds of each throughput measurement; the median is reported")
 	flag.IntVar(&cfg.samples, "samples", 300, "idle latency samples")
 	flag.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of this process to this file")
 	flag.StringVar(&cfg.only, "only", "", "comma-separated parts to run: enqueue, process, latency")
