@@ -68,10 +68,10 @@ func (p *PendingTask) settle() {
 	p.once.Do(func() {
 		err := p.outcome()
 		switch {
+		case p.env == nil: // failed before it was sent
+			p.err = err
 		case err == nil:
 			p.rc = &Receipt{ID: p.env.ID, Queue: p.env.Queue, Store: p.c.store}
-		case p.env == nil:
-			p.err = err
 		default:
 			p.c.releaseUnique(p.env)
 			p.err = &TaskError{Task: p.env.Task, ID: p.env.ID, Queue: p.env.Queue, Err: fmt.Errorf("publish: %w", err)}

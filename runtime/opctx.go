@@ -16,7 +16,7 @@ type opContexts struct {
 
 type sharedOpCtx struct {
 	ctx    context.Context
-	cancel context.CancelFunc // called by its own deadline
+	cancel context.CancelFunc // never called: the deadline ends ctx
 	until  time.Time          // handed out until then
 }
 

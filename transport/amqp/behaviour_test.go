@@ -55,24 +55,13 @@ func TestUnroutablePublishFails(t *testing.T) {
 			tr := newTransport(t, amqp.Config{QueueType: qt, Prefix: prefix})
 			publish(t, tr, &runtime.Message{ID: "first", Queue: "q", Priority: 5})
 
-			conn, err := amqp091.Dial(testenv.AMQPURL(t))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer conn.Close()
-			ch, err := conn.Channel()
-			if err != nil {
-				t.Fatal(err)
-			}
 			work := prefix + "q"
 			if qt == amqp.Quorum {
 				work += ".p5"
 			}
-			if _, err := ch.QueueDelete(work, false, false, false); err != nil {
-				t.Fatal(err)
-			}
+			deleteQueue(t, work)
 
-			err = tr.Publish(t.Context(), &runtime.Message{ID: "lost", Queue: "q", Priority: 5})
+			err := tr.Publish(t.Context(), &runtime.Message{ID: "lost", Queue: "q", Priority: 5})
 			if !errors.Is(err, amqp.ErrUnroutable) {
 				t.Fatalf("Publish to a deleted queue: got %v, want amqp.ErrUnroutable", err)
 			}
@@ -93,18 +82,7 @@ func TestUnroutableAsyncNotWaited(t *testing.T) {
 	tr := newTransport(t, amqp.Config{Prefix: prefix, Store: memory.New(), CloseStore: true})
 	publish(t, tr, &runtime.Message{ID: "first", Queue: "q", Priority: 5})
 
-	conn, err := amqp091.Dial(testenv.AMQPURL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	ch, err := conn.Channel()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := ch.QueueDelete(prefix+"q.p5", false, false, false); err != nil {
-		t.Fatal(err)
-	}
+	deleteQueue(t, prefix+"q.p5")
 
 	done, _ := tr.PublishAsync(t.Context(), &runtime.Message{ID: "lost", Queue: "q", Priority: 5})
 	select {
@@ -115,6 +93,23 @@ func TestUnroutableAsyncNotWaited(t *testing.T) {
 	publish(t, tr, &runtime.Message{ID: "lost", Queue: "q", Priority: 5})
 	if d := fetchOne(t, tr, time.Minute, "q"); d.ID != "lost" {
 		t.Fatalf("delivered %s, want lost", d.ID)
+	}
+}
+
+// deleteQueue deletes a broker queue behind the transport's back.
+func deleteQueue(t *testing.T, name string) {
+	t.Helper()
+	conn, err := amqp091.Dial(testenv.AMQPURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ch, err := conn.Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ch.QueueDelete(name, false, false, false); err != nil {
+		t.Fatal(err)
 	}
 }
 
