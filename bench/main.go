@@ -93,7 +93,7 @@ func main() {
 	flag.StringVar(&cfg.redisBenchmark, "redis-benchmark", "redis-benchmark", "redis-benchmark binary; empty skips the ceiling")
 	flag.IntVar(&cfg.rounds, "rounds", 5, "rounds of each throughput run, taskgen and asynq alternating; the median is reported")
 	flag.StringVar(&cfg.only, "only", "", "run only these parts, comma-separated: enqueue, batch, process, latency, ceiling, chord")
-	flag.BoolVar(&cfg.verbose, "v", false, "print each run's rate and where its CPU time went (the Redis server's and this process's per task)")
+	flag.BoolVar(&cfg.verbose, "v", false, "print where each run's CPU time went: the Redis server's and this process's, per task")
 	flag.IntVar(&cfg.chordN, "chord-n", 10000, "header tasks of the chord run, and plain tasks it is compared with")
 	flag.Parse()
 	cfg.id = strings.ToLower(rand.Text()[:10])
