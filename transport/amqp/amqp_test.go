@@ -147,26 +147,29 @@ func TestRouting(t *testing.T) {
 }
 
 // withRedisStore returns a transport on the test broker whose store is the
-// test Redis, under prefixes of their own; the store's keys are deleted
-// when the test ends.
+// test Redis, under prefixes of their own.
 func withRedisStore(t *testing.T) runtime.Transport {
+	return newTransport(t, amqp.Config{Store: redisStore(t), CloseStore: true}).WithStore()
+}
+
+// redisStore opens a store on the test Redis under a prefix of its own,
+// whose keys are deleted when the test ends.
+func redisStore(t *testing.T) *redis.Transport {
 	prefix := uniquePrefix()
 	store, err := redis.Open(t.Context(), testenv.RedisURL(t)+"?prefix="+prefix)
 	if err != nil {
 		t.Fatal(err)
 	}
-	deleteRedisKeys(t, testenv.RedisURL(t), prefix) // after the transport closes
-	return newTransport(t, amqp.Config{Store: store, CloseStore: true}).WithStore()
+	// Registered first, so that it runs after the transport closes.
+	deleteRedisKeys(t, testenv.RedisURL(t), prefix)
+	return store
 }
 
 // The global limits on RabbitMQ, kept in a Redis store.
 func TestLimits(t *testing.T) {
 	t.Parallel()
 	transporttest.RunLimits(t, func(t *testing.T) (runtime.Transport, runtime.Store) {
-		store, err := redis.Open(t.Context(), testenv.RedisURL(t)+"?prefix="+uniquePrefix())
-		if err != nil {
-			t.Fatal(err)
-		}
+		store := redisStore(t)
 		return newTransport(t, amqp.Config{Store: store, CloseStore: true}), store
 	})
 }
@@ -174,13 +177,7 @@ func TestLimits(t *testing.T) {
 // The worker's reliability cases on RabbitMQ, with a Redis store.
 func TestReliability(t *testing.T) {
 	t.Parallel()
-	transporttest.RunReliability(t, func(t *testing.T) runtime.Transport {
-		store, err := redis.Open(t.Context(), testenv.RedisURL(t)+"?prefix="+uniquePrefix())
-		if err != nil {
-			t.Fatal(err)
-		}
-		return newTransport(t, amqp.Config{Store: store, CloseStore: true}).WithStore()
-	})
+	transporttest.RunReliability(t, withRedisStore)
 }
 
 func TestConformance(t *testing.T) {
