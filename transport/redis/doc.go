@@ -10,8 +10,9 @@
 // docs/PROTOCOL.md ("Transport mapping", "Redis"). In brief:
 //
 //   - A queue is ten lists of ready IDs (one per priority), a sorted set
-//     of delayed IDs by ETA, a sorted set of leased IDs by lease deadline,
-//     and hashes of the held messages' bodies, deliveries and lease tokens.
+//     of delayed IDs by ETA, a sorted set of leases (ID and token) by
+//     deadline, a hash of the held messages' bodies, and one of the
+//     deliveries of messages put back.
 //     All of a queue's keys share the hash tag {queue}; every script
 //     touches one queue, so the transport runs unchanged on Redis Cluster.
 //   - Fetch is one Lua script per round trip that promotes due messages,

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	goredis "github.com/redis/go-redis/v9"
+
 	"github.com/taskgen/taskgen/runtime"
 	"github.com/taskgen/taskgen/transport/memory"
 	"github.com/taskgen/taskgen/transport/redis"
@@ -106,5 +108,61 @@ func expectStats(t *testing.T, tr runtime.Transport, queue string, want runtime.
 	got, err := tr.Stats(t.Context(), queue)
 	if err != nil || got != want {
 		t.Fatalf("Stats(%s) = %+v, %v; want %+v", queue, got, err, want)
+	}
+}
+
+// A message's deliveries count on across a nack and a lapsed lease, and
+// settling it for good leaves no lease and no count behind.
+func TestLeaseStateCleared(t *testing.T) {
+	t.Parallel()
+	client := newClient(t)
+	prefix := uniquePrefix(t)
+	tr := newTransport(t, client, redis.Config{Prefix: prefix})
+	ctx := context.Background()
+	publish(t, tr, &runtime.Message{ID: "m", Queue: "q", Priority: 5, Body: []byte("b")})
+	d := fetch(t, tr, "q", 1, time.Minute)[0]
+	if err := tr.Nack(ctx, d, runtime.NackOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	d = fetch(t, tr, "q", 1, 200*time.Millisecond)[0]
+	time.Sleep(300 * time.Millisecond) // the lease lapses
+	d = fetch(t, tr, "q", 1, time.Minute)[0]
+	if d.Deliveries != 3 {
+		t.Fatalf("third delivery has Deliveries %d, want 3", d.Deliveries)
+	}
+	if err := tr.Ack(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	base := prefix + ":{q}:"
+	for _, k := range []string{"leased", "deliv", "msgs"} {
+		if n := client.Exists(ctx, base+k).Val(); n != 0 {
+			t.Errorf("%s is left after the ack", base+k)
+		}
+	}
+}
+
+// A lease entry without a token, as an older version wrote them, is
+// recovered once it lapses, with the deliveries it kept.
+func TestOldLeaseEntryRecovered(t *testing.T) {
+	t.Parallel()
+	client := newClient(t)
+	prefix := uniquePrefix(t)
+	tr := newTransport(t, client, redis.Config{Prefix: prefix})
+	ctx := context.Background()
+	base := prefix + ":{q}:"
+	client.HSet(ctx, base+"msgs", "old", "5body")
+	client.HSet(ctx, base+"deliv", "old", 1)
+	client.ZAdd(ctx, base+"leased", goredis.Z{Score: 1, Member: "old"})
+	d := fetch(t, tr, "q", 1, time.Minute)[0]
+	if d.ID != "old" || d.Deliveries != 2 || string(d.Body) != "body" {
+		t.Fatalf("delivered %s, Deliveries %d, body %q; want old, 2, body", d.ID, d.Deliveries, d.Body)
+	}
+	if err := tr.Ack(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"leased", "deliv", "msgs"} {
+		if n := client.Exists(ctx, base+k).Val(); n != 0 {
+			t.Errorf("%s is left after the ack", base+k)
+		}
 	}
 }

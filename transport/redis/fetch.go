@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -21,7 +20,7 @@ import (
 // the same message. A lease that becomes the queue's earliest is announced
 // on the queue's channel, so that sleeping consumers set their timers by it.
 //
-//	KEYS[6i-5..6i] queue i: delayed, leased, seq, msgs, deliv, tokens
+//	KEYS[5i-4..5i] queue i: delayed, leased, seq, msgs, deliv
 //	ARGV[1] most deliveries, ARGV[2] lease (µs), ARGV[3] lease notice
 //	ARGV[2+2i], ARGV[3+2i] queue i: ready list prefix, notify channel
 //	returns {head, then five per delivery: queue index (1-based), id,
@@ -35,14 +34,18 @@ local now = now_us()
 local deadline = now + tonumber(ARGV[2])
 local out = {0}
 local n = 0
-local nq = #KEYS / 6
+local nq = #KEYS / 5
 for i = 1, nq do
-  local k = 6 * (i - 1)
+  local k = 5 * (i - 1)
   local delayed, leased, seq = KEYS[k + 1], KEYS[k + 2], KEYS[k + 3]
-  local msgs, deliv, tokens = KEYS[k + 4], KEYS[k + 5], KEYS[k + 6]
+  local msgs, deliv = KEYS[k + 4], KEYS[k + 5]
   local ready, channel = ARGV[2 + 2 * i], ARGV[3 + 2 * i]
-  due(delayed, ready, msgs, tokens, now, false)
-  due(leased, ready, msgs, tokens, now, true)
+  due(delayed, ready, msgs, deliv, now, false)
+  local first = first_score(leased)
+  if first ~= nil and first <= now then
+    due(leased, ready, msgs, deliv, now, true)
+    first = first_score(leased)
+  end
   local ids = {}
   for p = 9, 0, -1 do
     if n + #ids >= max then break end
@@ -52,45 +55,39 @@ for i = 1, nq do
     end
   end
   if #ids > 0 then
-    local first = first_score(leased)
     if first == nil or first > deadline then
       redis.call('PUBLISH', channel, ARGV[3])
       out[1] = 1
     end
     local vals = redis.call('HMGET', msgs, unpack(ids))
-    local ds = redis.call('HMGET', deliv, unpack(ids))
+    -- Only messages put back have deliveries kept.
+    local ds = {}
+    if redis.call('EXISTS', deliv) == 1 then ds = redis.call('HMGET', deliv, unpack(ids)) end
     local token = redis.call('INCRBY', seq, #ids) - #ids
-    local dset, tset, lset = {}, {}, {}
+    local lset = {}
     for j, id in ipairs(ids) do
       if vals[j] then
         token = token + 1
         local d = (tonumber(ds[j]) or 0) + 1
-        dset[#dset + 1] = id
-        dset[#dset + 1] = d
-        tset[#tset + 1] = id
-        tset[#tset + 1] = token
+        local tok = string.format('%d.%d', token, d)
         lset[#lset + 1] = deadline
-        lset[#lset + 1] = id
+        lset[#lset + 1] = id .. '|' .. tok
         n = n + 1
         out[#out + 1] = i
         out[#out + 1] = id
         out[#out + 1] = d
-        out[#out + 1] = token
+        out[#out + 1] = tok
         out[#out + 1] = vals[j]
       end
     end
-    if #lset > 0 then
-      redis.call('HSET', deliv, unpack(dset))
-      redis.call('HSET', tokens, unpack(tset))
-      redis.call('ZADD', leased, unpack(lset))
-    end
+    if #lset > 0 then redis.call('ZADD', leased, unpack(lset)) end
     if n >= max then break end
   end
 end
 if n == 0 then
   local next = nil
   for i = 1, nq do
-    for _, z in ipairs({KEYS[6 * i - 5], KEYS[6 * i - 4]}) do
+    for _, z in ipairs({KEYS[5 * i - 4], KEYS[5 * i - 3]}) do
       local s = first_score(z)
       if s ~= nil and (next == nil or s < next) then next = s end
     end
@@ -180,11 +177,11 @@ func (t *Transport) fetchOnce(ctx context.Context, qs []queueKeys, limit int, tt
 	)
 	for start := 0; start < len(qs) && len(out) < limit; start += group {
 		part := qs[start:min(start+group, len(qs))]
-		keys := make([]string, 0, 6*len(part))
+		keys := make([]string, 0, 5*len(part))
 		args := make([]any, 0, 3+2*len(part))
 		args = append(args, limit-len(out), micros(ttl), "lease:"+t.origin)
 		for _, q := range part {
-			keys = append(keys, q.delayed, q.leased, q.seq, q.msgs, q.deliv, q.tokens)
+			keys = append(keys, q.delayed, q.leased, q.seq, q.msgs, q.deliv)
 			args = append(args, q.ready, q.notify)
 		}
 		res, err := fetchScript.Run(ctx, t.client, keys, args...).Slice()
@@ -238,7 +235,7 @@ func (t *Transport) deliveries(res []any, qs []queueKeys) (int64, []*runtime.Del
 		qi, ok1 := res[i].(int64)
 		id, ok2 := res[i+1].(string)
 		n, ok3 := res[i+2].(int64)
-		token, ok4 := res[i+3].(int64)
+		token, ok4 := res[i+3].(string)
 		val, ok5 := res[i+4].(string)
 		if !ok1 || !ok2 || !ok3 || !ok4 || !ok5 || qi < 1 || int(qi) > len(qs) || len(val) == 0 {
 			return 0, nil, bad()
@@ -251,7 +248,7 @@ func (t *Transport) deliveries(res []any, qs []queueKeys) (int64, []*runtime.Del
 				Body:     []byte(val[1:]),
 			},
 			Deliveries: int(n),
-			Lease:      &lease{t: t, token: strconv.FormatInt(token, 10)},
+			Lease:      &lease{t: t, token: token},
 		}
 		ds = append(ds, d)
 	}

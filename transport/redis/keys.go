@@ -21,13 +21,14 @@ type queueKeys struct {
 	// ready is the prefix of the ready lists: ready+"9" holds the IDs of
 	// priority 9 that are deliverable, oldest first.
 	ready string
-	// delayed holds IDs by ETA (µs); leased holds IDs by lease deadline (µs).
+	// delayed holds IDs by ETA (µs); leased holds leases (see luaLib) by
+	// deadline (µs).
 	delayed, leased string
 	// seq is the queue's counter: ready order, lease tokens, dead order.
 	seq string
-	// msgs, deliv and tokens hash the held messages' IDs to their
-	// priority and body, their deliveries so far, and their lease tokens.
-	msgs, deliv, tokens string
+	// msgs hashes the held messages' IDs to their priority and body, and
+	// deliv the IDs of messages put back to their deliveries so far.
+	msgs, deliv string
 	// dead holds dead-lettered IDs, oldest first; deadTask+id is a dead
 	// letter's hash.
 	dead, deadTask string
@@ -45,7 +46,6 @@ func (k keyspace) queue(name string) queueKeys {
 		seq:      base + "seq",
 		msgs:     base + "msgs",
 		deliv:    base + "deliv",
-		tokens:   base + "tokens",
 		dead:     base + "dead",
 		deadTask: base + "d:",
 		notify:   base + "notify",
@@ -77,7 +77,7 @@ func hashTag(name string) string {
 }
 
 // settleKeys are the keys every settling script takes first, in the order
-// the scripts read them: KEYS[1..5].
+// the scripts read them: KEYS[1..4].
 func (q queueKeys) settleKeys(more ...string) []string {
-	return append([]string{q.leased, q.seq, q.msgs, q.deliv, q.tokens}, more...)
+	return append([]string{q.leased, q.seq, q.msgs, q.deliv}, more...)
 }

@@ -4,10 +4,15 @@ package redis
 // starts with it. Times are Unix microseconds on the Redis server's clock,
 // so that workers whose clocks differ still agree on leases and ETAs.
 //
-// A queue keeps its messages in hashes keyed by ID: msgs (the priority
-// digit followed by the body), deliv (deliveries so far) and tokens (the
-// lease token while leased). Its ready messages are IDs in ten lists, one
+// A queue keeps its messages in a hash keyed by ID, msgs (the priority
+// digit followed by the body). Its ready messages are IDs in ten lists, one
 // per priority (the ready prefix followed by the digit), FIFO within each.
+// Its leased messages are entries of the leased set, scored by their
+// deadline: the ID, '|', and the delivery's token, which is the queue
+// counter's value when it was leased, '.', and the message's deliveries so
+// far. A message that was put back (nacked, or its lease lapsed) keeps its
+// deliveries in the deliv hash until it is settled for good; a message
+// delivered for the first time has no entry there.
 // The scripts work on many IDs per command (LPOP with a count, HMGET, HSET,
 // ZADD, RPUSH with every ID at once), so a batch of N messages costs a few
 // commands, not a few per message.
@@ -42,40 +47,80 @@ local function make_ready(ids, vals, ready)
   return was_empty
 end
 
--- due moves up to 1000 IDs of zset whose score is at most now to ready;
--- unlease also drops their lease tokens (zset is the lease set). An ID
--- moves once: the script that moves it removes it first.
-local function due(zset, ready, msgs, tokens, now, unlease)
+-- lease_of returns the ID and the deliveries of a leased set entry. An
+-- entry without a token (made by an older version) is an ID alone, whose
+-- deliveries are in deliv already.
+local function lease_of(entry)
+  local id, d = string.match(entry, '^(.*)|%d+%.(%d+)$')
+  if id == nil then return entry, nil end
+  return id, d
+end
+
+-- unleased returns the IDs of the leased set entries es, whose leases
+-- ended without settling them, and keeps their deliveries in deliv.
+local function unleased(es, deliv)
+  local ids, set = {}, {}
+  for j, e in ipairs(es) do
+    local id, d = lease_of(e)
+    ids[j] = id
+    if d then
+      set[#set + 1] = id
+      set[#set + 1] = d
+    end
+  end
+  if #set > 0 then redis.call('HSET', deliv, unpack(set)) end
+  return ids
+end
+
+-- due moves up to 1000 entries of zset whose score is at most now to
+-- ready; unlease says zset is the leased set, whose entries are unleased.
+-- An entry moves once: the script that moves it removes it first.
+local function due(zset, ready, msgs, deliv, now, unlease)
   local ids = redis.call('ZRANGEBYSCORE', zset, '-inf', now, 'LIMIT', 0, 1000)
   if #ids == 0 then return false end
   redis.call('ZREM', zset, unpack(ids))
-  if unlease then redis.call('HDEL', tokens, unpack(ids)) end
+  if unlease then ids = unleased(ids, deliv) end
   return make_ready(ids, redis.call('HMGET', msgs, unpack(ids)), ready)
 end
 
--- check returns, for each ids[j], whether toks[j] holds its lease. Leases
--- that lapsed and were not taken over yet are released to ready here, so
--- that their stale holders lose them even when no fetch came by since. An
--- ID given twice holds at most once.
+-- check returns, for each ids[j], whether toks[j] holds its lease, and
+-- the leased set entries. Leases that lapsed and were not taken over yet
+-- are released to ready here, so that their stale holders lose them even
+-- when no fetch came by since. An ID given twice holds at most once.
 local function check(ids, toks, q, now)
-  local cur = redis.call('HMGET', q.tokens, unpack(ids))
-  local dl = redis.call('ZMSCORE', q.leased, unpack(ids))
+  local es = {}
+  for j, id in ipairs(ids) do es[j] = id .. '|' .. toks[j] end
+  local dl = redis.call('ZMSCORE', q.leased, unpack(es))
   local ok, lapsed, seen = {}, {}, {}
-  for j, id in ipairs(ids) do
+  for j, e in ipairs(es) do
     ok[j] = false
-    if cur[j] and cur[j] == toks[j] and dl[j] and not seen[id] then
-      seen[id] = true
-      if tonumber(dl[j]) > now then ok[j] = true else lapsed[#lapsed + 1] = id end
+    if dl[j] and not seen[e] then
+      seen[e] = true
+      if tonumber(dl[j]) > now then ok[j] = true else lapsed[#lapsed + 1] = e end
     end
   end
   if #lapsed > 0 then
     redis.call('ZREM', q.leased, unpack(lapsed))
-    redis.call('HDEL', q.tokens, unpack(lapsed))
-    if make_ready(lapsed, redis.call('HMGET', q.msgs, unpack(lapsed)), q.ready) then
+    local back = unleased(lapsed, q.deliv)
+    if make_ready(back, redis.call('HMGET', q.msgs, unpack(back)), q.ready) then
       redis.call('PUBLISH', q.channel, 'ready')
     end
   end
-  return ok
+  return ok, es
+end
+
+-- forget drops the messages of the leased set entries es, settled for good.
+local function forget(es, q)
+  if #es == 0 then return end
+  redis.call('ZREM', q.leased, unpack(es))
+  local ids, again = {}, {}
+  for j, e in ipairs(es) do
+    local id, d = lease_of(e)
+    ids[j] = id
+    if d == nil or d ~= '1' then again[#again + 1] = id end
+  end
+  redis.call('HDEL', q.msgs, unpack(ids))
+  if #again > 0 then redis.call('HDEL', q.deliv, unpack(again)) end
 end
 
 -- first_score returns the lowest score of zset, or nil.

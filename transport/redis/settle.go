@@ -17,17 +17,17 @@ import (
 // acks (or nacks, extensions, dead letters) that concurrent handlers send.
 // Every settling script takes the same first keys and arguments:
 //
-//	KEYS[1] leased, KEYS[2] seq, KEYS[3] msgs, KEYS[4] deliv, KEYS[5] tokens
+//	KEYS[1] leased, KEYS[2] seq, KEYS[3] msgs, KEYS[4] deliv
 //	ARGV[1] notify channel, ARGV[2] ready list prefix
 
 // luaSettle is the start of a settling script whose deliveries take stride
 // arguments each, from ARGV[first]: the ID, the lease token, then the
 // script's own. It defines q (the queue's keys), now, ids, ok (ok[j] says
-// whether delivery j holds its lease) and arg(j, k), the k-th argument
-// (from 0) of delivery j.
+// whether delivery j holds its lease), es (es[j] is delivery j's leased
+// set entry) and arg(j, k), the k-th argument (from 0) of delivery j.
 func luaSettle(first, stride int) string {
 	return luaLib + fmt.Sprintf(`
-local q = {leased = KEYS[1], seq = KEYS[2], msgs = KEYS[3], deliv = KEYS[4], tokens = KEYS[5],
+local q = {leased = KEYS[1], seq = KEYS[2], msgs = KEYS[3], deliv = KEYS[4],
   channel = ARGV[1], ready = ARGV[2]}
 local now = now_us()
 local ids, toks = {}, {}
@@ -35,37 +35,27 @@ for i = %[1]d, #ARGV, %[2]d do
   ids[#ids + 1] = ARGV[i]
   toks[#toks + 1] = ARGV[i + 1]
 end
-local ok = check(ids, toks, q, now)
+local ok, es = check(ids, toks, q, now)
 local function arg(j, k) return ARGV[%[1]d + %[2]d * (j - 1) + k] end
 `, first, stride)
 }
 
-// luaForget drops the settled IDs in done from the queue.
-const luaForget = `
-if #done > 0 then
-  redis.call('ZREM', q.leased, unpack(done))
-  redis.call('HDEL', q.msgs, unpack(done))
-  redis.call('HDEL', q.deliv, unpack(done))
-  redis.call('HDEL', q.tokens, unpack(done))
-end
-`
-
 // ackScript removes delivered messages for good.
 //
-//	KEYS[1..5], ARGV[1..2] as for every settling script
+//	KEYS[1..4], ARGV[1..2] as for every settling script
 //	ARGV[3..] two per delivery: id, lease token
 //	returns one integer per delivery: 1 acked, 0 lease lost
 var ackScript = goredis.NewScript(luaSettle(3, 2) + `
 local res, done = {}, {}
-for j, id in ipairs(ids) do
+for j = 1, #ids do
   if ok[j] then
-    done[#done + 1] = id
+    done[#done + 1] = es[j]
     res[j] = 1
   else
     res[j] = 0
   end
 end
-` + luaForget + `
+forget(done, q)
 return res
 `)
 
@@ -98,7 +88,7 @@ func (t *Transport) ackCall(d *runtime.Delivery) (*call, error) {
 // nackScript puts delivered messages back: ready at the tail of their
 // priority, or delayed. A new body keeps the message's priority digit.
 //
-//	KEYS[1..5], ARGV[1..2] as for every settling script; KEYS[6] delayed
+//	KEYS[1..4], ARGV[1..2] as for every settling script; KEYS[5] delayed
 //	ARGV[3..] five per delivery: id, lease token, delay (µs), "1" when a
 //	new body follows or "0", body
 //	returns one integer per delivery: 1 put back, 0 lease lost
@@ -108,7 +98,7 @@ for j, id in ipairs(ids) do
   res[j] = 0
   if ok[j] then
     res[j] = 1
-    moved[#moved + 1] = id
+    moved[#moved + 1] = es[j]
     if arg(j, 3) == '1' then
       bodies[#bodies + 1] = id
       bodies[#bodies + 1] = arg(j, 4)
@@ -124,7 +114,7 @@ for j, id in ipairs(ids) do
 end
 if #moved > 0 then
   redis.call('ZREM', q.leased, unpack(moved))
-  redis.call('HDEL', q.tokens, unpack(moved))
+  unleased(moved, q.deliv)
 end
 if #bodies > 0 then
   local set = {}
@@ -137,11 +127,11 @@ if #bodies > 0 then
 end
 local notify = false
 if #later > 0 then
-  local first = first_score(KEYS[6])
+  local first = first_score(KEYS[5])
   for j = 1, #later, 2 do
     if first == nil or later[j] < first then notify = true end
   end
-  redis.call('ZADD', KEYS[6], unpack(later))
+  redis.call('ZADD', KEYS[5], unpack(later))
 end
 if #back > 0 and make_ready(back, redis.call('HMGET', q.msgs, unpack(back)), q.ready) then
   notify = true
@@ -175,17 +165,17 @@ func (t *Transport) Nack(ctx context.Context, d *runtime.Delivery, opts runtime.
 
 // extendScript renews leases.
 //
-//	KEYS[1..5], ARGV[1..2] as for every settling script
+//	KEYS[1..4], ARGV[1..2] as for every settling script
 //	ARGV[3..] three per delivery: id, lease token, lease (µs)
 //	returns one integer per delivery: 1 renewed, 0 lease lost
 var extendScript = goredis.NewScript(luaSettle(3, 3) + `
 local res, add = {}, {}
-for j, id in ipairs(ids) do
+for j = 1, #ids do
   res[j] = 0
   if ok[j] then
     res[j] = 1
     add[#add + 1] = now + tonumber(arg(j, 2))
-    add[#add + 1] = id
+    add[#add + 1] = es[j]
   end
 end
 if #add > 0 then redis.call('ZADD', q.leased, unpack(add)) end
@@ -216,7 +206,7 @@ func (t *Transport) Extend(ctx context.Context, d *runtime.Delivery, ttl time.Du
 // a hash per letter, and a sorted set of IDs in dead-letter order, trimmed
 // to the newest ARGV[3] (0: no bound).
 //
-//	KEYS[1..6] as for every settling script, KEYS[6] dead
+//	KEYS[1..4] as for every settling script, KEYS[5] dead
 //	ARGV[1] notify channel, ARGV[2] dead letter key prefix,
 //	ARGV[3] most dead letters kept
 //	ARGV[4..] ten per delivery: id, lease token, dead letter id, task,
@@ -230,7 +220,7 @@ for j, id in ipairs(ids) do
   res[j] = 0
   if ok[j] then
     res[j] = 1
-    done[#done + 1] = id
+    done[#done + 1] = es[j]
     local v = redis.call('HGET', q.msgs, id)
     local body = string.sub(v, 2)
     if arg(j, 8) == '1' then body = arg(j, 9) end
@@ -239,14 +229,14 @@ for j, id in ipairs(ids) do
     redis.call('DEL', dk)
     redis.call('HSET', dk, 'task', arg(j, 3), 'reason', arg(j, 4), 'error', arg(j, 5),
       'attempts', arg(j, 6), 'at', arg(j, 7), 'b', body, 'p', string.sub(v, 1, 1))
-    redis.call('ZADD', KEYS[6], redis.call('INCR', q.seq), did)
+    redis.call('ZADD', KEYS[5], redis.call('INCR', q.seq), did)
   end
 end
-` + luaForget + `
+forget(done, q)
 if keep > 0 then
-  local extra = redis.call('ZCARD', KEYS[6]) - keep
+  local extra = redis.call('ZCARD', KEYS[5]) - keep
   if extra > 0 then
-    local old = redis.call('ZPOPMIN', KEYS[6], extra)
+    local old = redis.call('ZPOPMIN', KEYS[5], extra)
     for j = 1, #old, 2 do redis.call('DEL', ARGV[3] .. old[j]) end
   end
 end
