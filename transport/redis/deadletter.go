@@ -137,7 +137,7 @@ func (t *Transport) PurgeDeadLetters(ctx context.Context, queue string) (int, er
 // statsScript counts a queue's messages. Delayed messages that are due and
 // lapsed leases count as pending, which they are to the next fetch.
 //
-//	KEYS[1] delayed, KEYS[2] leased, KEYS[3] dead
+//	KEYS[1] delayed, KEYS[2] leased, KEYS[3] dead, KEYS[4] old leased
 //	ARGV[1] ready list prefix
 //	returns {pending, delayed, active, dead}
 var statsScript = goredis.NewScript(luaLib + `
@@ -145,9 +145,10 @@ local now = now_us()
 local ready = 0
 for p = 0, 9 do ready = ready + redis.call('LLEN', ARGV[1] .. p) end
 local due = redis.call('ZCOUNT', KEYS[1], '-inf', now)
-local lapsed = redis.call('ZCOUNT', KEYS[2], '-inf', now)
+local lapsed = redis.call('ZCOUNT', KEYS[2], '-inf', now) + redis.call('ZCOUNT', KEYS[4], '-inf', now)
+local leased = redis.call('ZCARD', KEYS[2]) + redis.call('ZCARD', KEYS[4])
 return {ready + due + lapsed, redis.call('ZCARD', KEYS[1]) - due,
-  redis.call('ZCARD', KEYS[2]) - lapsed, redis.call('ZCARD', KEYS[3])}
+  leased - lapsed, redis.call('ZCARD', KEYS[3])}
 `)
 
 // Stats counts the messages of queue. An unknown queue has none.
@@ -156,7 +157,7 @@ func (t *Transport) Stats(ctx context.Context, queue string) (runtime.QueueStats
 		return runtime.QueueStats{}, runtime.ErrClosed
 	}
 	q := t.queue(queue)
-	c := &call{script: statsScript, keys: []string{q.delayed, q.leased, q.dead}, args: []any{q.ready}}
+	c := &call{script: statsScript, keys: []string{q.delayed, q.leased, q.dead, q.oldLeased}, args: []any{q.ready}}
 	if err := t.batch.do(ctx, c); err != nil {
 		return runtime.QueueStats{}, wrap("stats", queue, err)
 	}

@@ -111,58 +111,102 @@ func expectStats(t *testing.T, tr runtime.Transport, queue string, want runtime.
 	}
 }
 
-// A message's deliveries count on across a nack and a lapsed lease, and
-// settling it for good leaves no lease and no count behind.
+// A message's deliveries count on across lapses (found by a settling call
+// and by a fetch), an extension, a nack and a dead letter, whatever its ID
+// holds; settling it for good leaves no lease and no count behind.
 func TestLeaseStateCleared(t *testing.T) {
 	t.Parallel()
 	client := newClient(t)
 	prefix := uniquePrefix(t)
 	tr := newTransport(t, client, redis.Config{Prefix: prefix})
 	ctx := context.Background()
-	publish(t, tr, &runtime.Message{ID: "m", Queue: "q", Priority: 5, Body: []byte("b")})
-	d := fetch(t, tr, "q", 1, time.Minute)[0]
-	if err := tr.Nack(ctx, d, runtime.NackOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	d = fetch(t, tr, "q", 1, 200*time.Millisecond)[0]
-	time.Sleep(300 * time.Millisecond) // the lease lapses
-	d = fetch(t, tr, "q", 1, time.Minute)[0]
-	if d.Deliveries != 3 {
-		t.Fatalf("third delivery has Deliveries %d, want 3", d.Deliveries)
-	}
-	if err := tr.Ack(ctx, d); err != nil {
-		t.Fatal(err)
-	}
 	base := prefix + ":{q}:"
-	for _, k := range []string{"leased", "deliv", "msgs"} {
-		if n := client.Exists(ctx, base+k).Val(); n != 0 {
-			t.Errorf("%s is left after the ack", base+k)
+	want := func(d *runtime.Delivery, id string, n int) {
+		t.Helper()
+		if d.ID != id || d.Deliveries != n {
+			t.Fatalf("delivered %q with Deliveries %d, want %q with %d", d.ID, d.Deliveries, id, n)
+		}
+	}
+	for _, id := range []string{"plain", "a|1.2", "a|", "9.9", "|3.4|", "|"} {
+		publish(t, tr, &runtime.Message{ID: id, Queue: "q", Priority: 5, Body: []byte("b")})
+		d := fetch(t, tr, "q", 1, 200*time.Millisecond)[0]
+		want(d, id, 1)
+		time.Sleep(300 * time.Millisecond)
+		if err := tr.Ack(ctx, d); !errors.Is(err, runtime.ErrLeaseLost) {
+			t.Fatalf("%q: ack after the lease lapsed: %v, want runtime.ErrLeaseLost", id, err)
+		}
+		d = fetch(t, tr, "q", 1, time.Minute)[0]
+		want(d, id, 2)
+		if err := tr.Extend(ctx, d, 200*time.Millisecond); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(300 * time.Millisecond)
+		d = fetch(t, tr, "q", 1, time.Minute)[0] // the fetch finds the lapse
+		want(d, id, 3)
+		if err := tr.Nack(ctx, d, runtime.NackOptions{Delay: 10 * time.Millisecond}); err != nil {
+			t.Fatal(err)
+		}
+		d = fetch(t, tr, "q", 1, time.Minute)[0]
+		want(d, id, 4)
+		if err := tr.DeadLetter(ctx, d, runtime.DeadLetter{Reason: runtime.ReasonFailed}); err != nil {
+			t.Fatal(err)
+		}
+		if err := tr.RequeueDeadLetter(ctx, "q", id); err != nil {
+			t.Fatal(err)
+		}
+		d = fetch(t, tr, "q", 1, time.Minute)[0]
+		want(d, id, 1)
+		if err := tr.Ack(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range []string{"leases", "deliv", "msgs", "delayed"} {
+			if n := client.Exists(ctx, base+k).Val(); n != 0 {
+				t.Fatalf("%q: %s is left after the ack", id, base+k)
+			}
 		}
 	}
 }
 
-// A lease entry without a token, as an older version wrote them, is
-// recovered once it lapses, with the deliveries it kept.
-func TestOldLeaseEntryRecovered(t *testing.T) {
+// The leases of versions before the leases set (bare IDs by deadline in
+// leased, their tokens in tokens) are put back once they lapse, with the
+// deliveries they kept, while the lease entries of this version are out
+// of such a version's sight.
+func TestOldLeaseRecovered(t *testing.T) {
 	t.Parallel()
 	client := newClient(t)
 	prefix := uniquePrefix(t)
 	tr := newTransport(t, client, redis.Config{Prefix: prefix})
 	ctx := context.Background()
 	base := prefix + ":{q}:"
-	client.HSet(ctx, base+"msgs", "old", "5body")
-	client.HSet(ctx, base+"deliv", "old", 1)
-	client.ZAdd(ctx, base+"leased", goredis.Z{Score: 1, Member: "old"})
-	d := fetch(t, tr, "q", 1, time.Minute)[0]
-	if d.ID != "old" || d.Deliveries != 2 || string(d.Body) != "body" {
-		t.Fatalf("delivered %s, Deliveries %d, body %q; want old, 2, body", d.ID, d.Deliveries, d.Body)
+	for _, id := range []string{"old", "x|1.2"} {
+		client.HSet(ctx, base+"msgs", id, "5body")
+		client.HSet(ctx, base+"deliv", id, 1)
+		client.HSet(ctx, base+"tokens", id, 7)
+		client.ZAdd(ctx, base+"leased", goredis.Z{Score: 1, Member: id})
 	}
-	if err := tr.Ack(ctx, d); err != nil {
-		t.Fatal(err)
+	client.ZAdd(ctx, base+"leased", goredis.Z{Score: float64(time.Now().Add(time.Hour).UnixMicro()), Member: "held"})
+	st, err := tr.Stats(ctx, "q")
+	if err != nil || st.Pending != 2 || st.Active != 1 {
+		t.Fatalf("Stats = %+v, %v; want 2 pending and 1 active", st, err)
 	}
-	for _, k := range []string{"leased", "deliv", "msgs"} {
-		if n := client.Exists(ctx, base+k).Val(); n != 0 {
-			t.Errorf("%s is left after the ack", base+k)
+	ds := fetch(t, tr, "q", 5, time.Minute)
+	if len(ds) != 2 {
+		t.Fatalf("fetched %d, want the 2 lapsed", len(ds))
+	}
+	for i, id := range []string{"old", "x|1.2"} {
+		if d := ds[i]; d.ID != id || d.Deliveries != 2 || string(d.Body) != "body" {
+			t.Fatalf("delivered %q, Deliveries %d, body %q; want %q, 2, body", d.ID, d.Deliveries, d.Body, id)
 		}
+		if err := tr.Ack(ctx, ds[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, k := range []string{"leases", "deliv", "msgs", "tokens"} {
+		if n := client.Exists(ctx, base+k).Val(); n != 0 {
+			t.Errorf("%s is left after the acks", base+k)
+		}
+	}
+	if got := client.ZRange(ctx, base+"leased", 0, -1).Val(); len(got) != 1 || got[0] != "held" {
+		t.Errorf("old leased set holds %q, want the unexpired lease alone", got)
 	}
 }

@@ -20,7 +20,8 @@ import (
 // the same message. A lease that becomes the queue's earliest is announced
 // on the queue's channel, so that sleeping consumers set their timers by it.
 //
-//	KEYS[5i-4..5i] queue i: delayed, leased, seq, msgs, deliv
+//	KEYS[7i-6..7i] queue i: delayed, leased, seq, msgs, deliv, old
+//	leased, old tokens
 //	ARGV[1] most deliveries, ARGV[2] lease (µs), ARGV[3] lease notice
 //	ARGV[2+2i], ARGV[3+2i] queue i: ready list prefix, notify channel
 //	returns {head, then five per delivery: queue index (1-based), id,
@@ -29,18 +30,30 @@ import (
 //	nothing was, head is the earliest ETA or lease deadline (µs) of the
 //	queues, 0 for none
 var fetchScript = goredis.NewScript(luaLib + `
+-- due_old puts back the lapsed leases of versions before the leased set of
+-- lease entries: bare IDs by deadline, with their tokens in a hash.
+local function due_old(old, tokens, ready, msgs, now)
+  if redis.call('EXISTS', old) == 0 then return end
+  local ids = redis.call('ZRANGEBYSCORE', old, '-inf', now, 'LIMIT', 0, 1000)
+  if #ids == 0 then return end
+  redis.call('ZREM', old, unpack(ids))
+  redis.call('HDEL', tokens, unpack(ids))
+  make_ready(ids, redis.call('HMGET', msgs, unpack(ids)), ready)
+end
+
 local max = tonumber(ARGV[1])
 local now = now_us()
 local deadline = now + tonumber(ARGV[2])
 local out = {0}
 local n = 0
-local nq = #KEYS / 5
+local nq = #KEYS / 7
 for i = 1, nq do
-  local k = 5 * (i - 1)
+  local k = 7 * (i - 1)
   local delayed, leased, seq = KEYS[k + 1], KEYS[k + 2], KEYS[k + 3]
   local msgs, deliv = KEYS[k + 4], KEYS[k + 5]
   local ready, channel = ARGV[2 + 2 * i], ARGV[3 + 2 * i]
   due(delayed, ready, msgs, deliv, now, false)
+  due_old(KEYS[k + 6], KEYS[k + 7], ready, msgs, now)
   local first = first_score(leased)
   if first ~= nil and first <= now then
     due(leased, ready, msgs, deliv, now, true)
@@ -87,7 +100,7 @@ end
 if n == 0 then
   local next = nil
   for i = 1, nq do
-    for _, z in ipairs({KEYS[5 * i - 4], KEYS[5 * i - 3]}) do
+    for _, z in ipairs({KEYS[7 * i - 6], KEYS[7 * i - 5], KEYS[7 * i - 1]}) do
       local s = first_score(z)
       if s ~= nil and (next == nil or s < next) then next = s end
     end
@@ -177,11 +190,11 @@ func (t *Transport) fetchOnce(ctx context.Context, qs []queueKeys, limit int, tt
 	)
 	for start := 0; start < len(qs) && len(out) < limit; start += group {
 		part := qs[start:min(start+group, len(qs))]
-		keys := make([]string, 0, 5*len(part))
+		keys := make([]string, 0, 7*len(part))
 		args := make([]any, 0, 3+2*len(part))
 		args = append(args, limit-len(out), micros(ttl), "lease:"+t.origin)
 		for _, q := range part {
-			keys = append(keys, q.delayed, q.leased, q.seq, q.msgs, q.deliv)
+			keys = append(keys, q.delayed, q.leased, q.seq, q.msgs, q.deliv, q.oldLeased, q.oldTokens)
 			args = append(args, q.ready, q.notify)
 		}
 		res, err := fetchScript.Run(ctx, t.client, keys, args...).Slice()

@@ -24,6 +24,11 @@ type queueKeys struct {
 	// delayed holds IDs by ETA (µs); leased holds leases (see luaLib) by
 	// deadline (µs).
 	delayed, leased string
+	// oldLeased and oldTokens are where versions before leased kept
+	// leases: IDs by deadline, and their tokens. Fetch puts the lapsed
+	// ones back, so that a worker of such a version loses nothing by
+	// running next to this one.
+	oldLeased, oldTokens string
 	// seq is the queue's counter: ready order, lease tokens, dead order.
 	seq string
 	// msgs hashes the held messages' IDs to their priority and body, and
@@ -39,16 +44,18 @@ type queueKeys struct {
 func (k keyspace) queue(name string) queueKeys {
 	base := k.prefix + ":{" + hashTag(name) + "}:"
 	return queueKeys{
-		name:     name,
-		ready:    base + "ready:",
-		delayed:  base + "delayed",
-		leased:   base + "leased",
-		seq:      base + "seq",
-		msgs:     base + "msgs",
-		deliv:    base + "deliv",
-		dead:     base + "dead",
-		deadTask: base + "d:",
-		notify:   base + "notify",
+		name:      name,
+		ready:     base + "ready:",
+		delayed:   base + "delayed",
+		leased:    base + "leases",
+		oldLeased: base + "leased",
+		oldTokens: base + "tokens",
+		seq:       base + "seq",
+		msgs:      base + "msgs",
+		deliv:     base + "deliv",
+		dead:      base + "dead",
+		deadTask:  base + "d:",
+		notify:    base + "notify",
 	}
 }
 

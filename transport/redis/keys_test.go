@@ -32,7 +32,7 @@ func TestKeysShareASlot(t *testing.T) {
 	ks := keyspace{prefix: "app"}
 	for _, name := range []string{"emails", "", "a}b", "{x}", "}", "{", "a{b}c", "ünï cødé"} {
 		q := ks.queue(name)
-		keys := []string{q.delayed, q.leased, q.seq, q.msgs, q.deliv, q.dead, q.deadTask + "id", q.ready + "5"}
+		keys := []string{q.delayed, q.leased, q.seq, q.msgs, q.deliv, q.oldLeased, q.oldTokens, q.dead, q.deadTask + "id", q.ready + "5"}
 		want := slotOf(keys[0])
 		for _, k := range keys[1:] {
 			if got := slotOf(k); got != want {

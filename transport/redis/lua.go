@@ -47,9 +47,7 @@ local function make_ready(ids, vals, ready)
   return was_empty
 end
 
--- lease_of returns the ID and the deliveries of a leased set entry. An
--- entry without a token (made by an older version) is an ID alone, whose
--- deliveries are in deliv already.
+-- lease_of returns the ID and the deliveries of a leased set entry.
 local function lease_of(entry)
   local id, d = string.match(entry, '^(.*)|%d+%.(%d+)$')
   if id == nil then return entry, nil end
@@ -117,7 +115,7 @@ local function forget(es, q)
   for j, e in ipairs(es) do
     local id, d = lease_of(e)
     ids[j] = id
-    if d == nil or d ~= '1' then again[#again + 1] = id end
+    if d ~= '1' then again[#again + 1] = id end
   end
   redis.call('HDEL', q.msgs, unpack(ids))
   if #again > 0 then redis.call('HDEL', q.deliv, unpack(again)) end

@@ -145,8 +145,9 @@ func (t *Transport) queue(name string) queueKeys {
 }
 
 // lease is a delivery's token: the value of the queue's counter when the
-// message was leased, which no other delivery of any message shares. Acks,
-// nacks and extensions succeed only while the message's hash holds it.
+// message was leased, which no other delivery of any message shares, then
+// '.' and the message's deliveries. Acks, nacks and extensions succeed
+// only while the queue's leased set holds the ID with this token.
 type lease struct {
 	t     *Transport
 	token string
