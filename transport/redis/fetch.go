@@ -253,17 +253,28 @@ func (t *Transport) deliveries(res []any, qs []queueKeys) (int64, []*runtime.Del
 		if !ok1 || !ok2 || !ok3 || !ok4 || !ok5 || qi < 1 || int(qi) > len(qs) || len(val) == 0 {
 			return 0, nil, bad()
 		}
-		d := &runtime.Delivery{
-			Message: runtime.Message{
-				ID:       id,
-				Queue:    qs[qi-1].name,
-				Priority: int(val[0] - '0'),
-				Body:     []byte(val[1:]),
+		// One allocation holds the delivery, its lease and the ack's
+		// arguments, which reuse the reply's values.
+		x := &struct {
+			d   runtime.Delivery
+			l   lease
+			ack [2]any
+		}{
+			d: runtime.Delivery{
+				Message: runtime.Message{
+					ID:       id,
+					Queue:    qs[qi-1].name,
+					Priority: int(val[0] - '0'),
+					Body:     []byte(val[1:]),
+				},
+				Deliveries: int(n),
 			},
-			Deliveries: int(n),
-			Lease:      &lease{t: t, token: token},
+			l:   lease{t: t, token: token},
+			ack: [2]any{res[i+1], res[i+3]},
 		}
-		ds = append(ds, d)
+		x.l.ack = x.ack[:]
+		x.d.Lease = &x.l
+		ds = append(ds, &x.d)
 	}
 	return head, ds, nil
 }

@@ -39,11 +39,16 @@ type queueKeys struct {
 	dead, deadTask string
 	// notify is the channel that wakes the queue's blocked consumers.
 	notify string
+	// settle is the keys of the settling scripts, publish those of
+	// publishScript, and head the leading arguments of both, made once
+	// per queue: calls only read them.
+	settle, publish []string
+	head            []any
 }
 
 func (k keyspace) queue(name string) queueKeys {
 	base := k.prefix + ":{" + hashTag(name) + "}:"
-	return queueKeys{
+	q := queueKeys{
 		name:      name,
 		ready:     base + "ready:",
 		delayed:   base + "delayed",
@@ -57,6 +62,10 @@ func (k keyspace) queue(name string) queueKeys {
 		deadTask:  base + "d:",
 		notify:    base + "notify",
 	}
+	q.settle = q.settleKeys()
+	q.publish = []string{q.delayed, q.msgs}
+	q.head = []any{q.notify, q.ready}
+	return q
 }
 
 // record is the key of task id's record, and progress the key of its

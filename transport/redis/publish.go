@@ -115,8 +115,8 @@ func (t *Transport) sendPublish(ctx context.Context, msg *runtime.Message) (*cal
 	q := t.queue(msg.Queue)
 	c := &call{
 		script: publishScript,
-		keys:   []string{q.delayed, q.msgs},
-		head:   []any{q.notify, q.ready},
+		keys:   q.publish,
+		head:   q.head,
 		args:   messageArgs(nil, msg),
 		items:  1,
 		phase:  phaseQueue,

@@ -70,16 +70,15 @@ func (t *Transport) Ack(ctx context.Context, d *runtime.Delivery) error {
 }
 
 func (t *Transport) ackCall(d *runtime.Delivery) (*call, error) {
-	token, err := t.leaseOf(d, "ack")
-	if err != nil {
+	if _, err := t.leaseOf(d, "ack"); err != nil {
 		return nil, err
 	}
 	q := t.queue(d.Queue)
 	return &call{
 		script: ackScript,
-		keys:   q.settleKeys(),
-		head:   []any{q.notify, q.ready},
-		args:   []any{d.ID, token},
+		keys:   q.settle,
+		head:   q.head,
+		args:   d.Lease.(*lease).ack,
 		items:  1,
 		phase:  phaseQueue,
 	}, nil
@@ -156,7 +155,7 @@ func (t *Transport) Nack(ctx context.Context, d *runtime.Delivery, opts runtime.
 	return t.settle(ctx, "nack", d, &call{
 		script: nackScript,
 		keys:   q.settleKeys(q.delayed),
-		head:   []any{q.notify, q.ready},
+		head:   q.head,
 		args:   []any{d.ID, token, micros(opts.Delay), flag, body},
 		items:  1,
 		phase:  phaseQueue,
@@ -194,8 +193,8 @@ func (t *Transport) Extend(ctx context.Context, d *runtime.Delivery, ttl time.Du
 	q := t.queue(d.Queue)
 	return t.settle(ctx, "extend", d, &call{
 		script: extendScript,
-		keys:   q.settleKeys(),
-		head:   []any{q.notify, q.ready},
+		keys:   q.settle,
+		head:   q.head,
 		args:   []any{d.ID, token, micros(ttl)},
 		items:  1,
 		phase:  phaseQueue,

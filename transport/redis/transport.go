@@ -151,6 +151,9 @@ func (t *Transport) queue(name string) queueKeys {
 type lease struct {
 	t     *Transport
 	token string
+	// ack is the ack script's arguments for the delivery, the ID and the
+	// token, made from the fetch reply's values: scripts only read them.
+	ack []any
 }
 
 // leaseOf returns d's lease token, or an error wrapping runtime.ErrLeaseLost
