@@ -2,8 +2,6 @@ package redis_test
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	goruntime "runtime"
 	"strconv"
 	"strings"
@@ -16,6 +14,7 @@ import (
 
 	"github.com/taskgen/taskgen/runtime"
 	"github.com/taskgen/taskgen/transport/redis"
+	"github.com/taskgen/taskgen/transport/transporttest"
 )
 
 // The benchmarks here measure the transport alone on the test Redis;
@@ -143,53 +142,10 @@ func serverCPU(b *testing.B, c *goredis.Client) time.Duration {
 func BenchmarkWorker(b *testing.B) {
 	client := newClient(b)
 	tr := newTransport(b, client, redis.Config{})
-	ctx := context.Background()
-	task := &runtime.Task[runtime.None]{
-		Def:           runtime.TaskDef{Name: "bench.Noop", Queue: "bench", Priority: runtime.DefaultPriority, Fingerprint: "noop-v1"},
-		MarshalResult: runtime.MarshalNone, UnmarshalResult: runtime.UnmarshalNone,
-	}
-	c := runtime.NewClient(tr)
-	for i := 0; i < b.N; i += 500 {
-		items := make([]runtime.BatchItem, min(500, b.N-i))
-		for j := range items {
-			items[j] = runtime.NewBatchItem(task, rawPayload(benchBody))
+	transporttest.BenchWorker(b, tr, 50, func() func() {
+		before := serverCPU(b, client)
+		return func() {
+			b.ReportMetric(float64(serverCPU(b, client)-before)/float64(time.Microsecond)/float64(b.N), "redis-µs/op")
 		}
-		if _, err := c.EnqueueBatch(ctx, items); err != nil {
-			b.Fatal(err)
-		}
-	}
-	w := runtime.NewWorker(tr, runtime.WorkerConfig{
-		Queues: []string{"bench"}, Concurrency: 50,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
-	var done atomic.Int64
-	all := make(chan struct{})
-	n := int64(b.N)
-	err := w.Register(&task.Def, func(context.Context, []byte) ([]byte, error) {
-		if done.Add(1) == n {
-			close(all)
-		}
-		return nil, nil
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	wctx, cancel := context.WithCancel(ctx)
-	ran := make(chan error, 1)
-	before := serverCPU(b, client)
-	b.ResetTimer()
-	go func() { ran <- w.Run(wctx) }()
-	<-all
-	b.StopTimer()
-	b.ReportMetric(float64(serverCPU(b, client)-before)/float64(time.Microsecond)/float64(b.N), "redis-µs/op")
-	cancel()
-	if err := <-ran; err != nil {
-		b.Fatal(err)
-	}
 }
-
-// rawPayload is a task payload already encoded.
-type rawPayload []byte
-
-func (p rawPayload) MarshalTask() ([]byte, error) { return p, nil }
-func (p rawPayload) UnmarshalTask([]byte) error   { return nil }

@@ -116,11 +116,8 @@ func expectStats(t *testing.T, tr runtime.Transport, queue string, want runtime.
 // holds; settling it for good leaves no lease and no count behind.
 func TestLeaseStateCleared(t *testing.T) {
 	t.Parallel()
-	client := newClient(t)
-	prefix := uniquePrefix(t)
-	tr := newTransport(t, client, redis.Config{Prefix: prefix})
+	client, tr, base := queueQ(t)
 	ctx := context.Background()
-	base := prefix + ":{q}:"
 	want := func(d *runtime.Delivery, id string, n int) {
 		t.Helper()
 		if d.ID != id || d.Deliveries != n {
@@ -159,11 +156,7 @@ func TestLeaseStateCleared(t *testing.T) {
 		if err := tr.Ack(ctx, d); err != nil {
 			t.Fatal(err)
 		}
-		for _, k := range []string{"leases", "deliv", "msgs", "delayed"} {
-			if n := client.Exists(ctx, base+k).Val(); n != 0 {
-				t.Fatalf("%q: %s is left after the ack", id, base+k)
-			}
-		}
+		noKeys(t, client, base, "leases", "deliv", "msgs", "delayed")
 	}
 }
 
@@ -173,11 +166,8 @@ func TestLeaseStateCleared(t *testing.T) {
 // of such a version's sight.
 func TestOldLeaseRecovered(t *testing.T) {
 	t.Parallel()
-	client := newClient(t)
-	prefix := uniquePrefix(t)
-	tr := newTransport(t, client, redis.Config{Prefix: prefix})
+	client, tr, base := queueQ(t)
 	ctx := context.Background()
-	base := prefix + ":{q}:"
 	for _, id := range []string{"old", "x|1.2"} {
 		client.HSet(ctx, base+"msgs", id, "5body")
 		client.HSet(ctx, base+"deliv", id, 1)
@@ -201,12 +191,26 @@ func TestOldLeaseRecovered(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for _, k := range []string{"leases", "deliv", "msgs", "tokens"} {
-		if n := client.Exists(ctx, base+k).Val(); n != 0 {
-			t.Errorf("%s is left after the acks", base+k)
-		}
-	}
+	noKeys(t, client, base, "leases", "deliv", "msgs", "tokens")
 	if got := client.ZRange(ctx, base+"leased", 0, -1).Val(); len(got) != 1 || got[0] != "held" {
 		t.Errorf("old leased set holds %q, want the unexpired lease alone", got)
 	}
+}
+
+// noKeys fails t if one of base+name exists.
+func noKeys(t *testing.T, client *goredis.Client, base string, names ...string) {
+	t.Helper()
+	for _, k := range names {
+		if n := client.Exists(context.Background(), base+k).Val(); n != 0 {
+			t.Fatalf("%s is left after the task was settled", base+k)
+		}
+	}
+}
+
+// queueQ returns a client of the test Redis, a transport on it under a
+// prefix of its own, and the prefix of its queue q's keys.
+func queueQ(t *testing.T) (*goredis.Client, *redis.Transport, string) {
+	client := newClient(t)
+	prefix := uniquePrefix(t)
+	return client, newTransport(t, client, redis.Config{Prefix: prefix}), prefix + ":{q}:"
 }
