@@ -31,6 +31,28 @@ type harness struct {
 	args    []string // of every worker process
 }
 
+// onEachBroker runs fn as a parallel subtest on Redis and on RabbitMQ,
+// each with a harness of its own on the test broker. It skips in -short
+// mode: a scenario runs worker processes on real brokers.
+func onEachBroker(t *testing.T, fn func(t *testing.T, h *harness)) {
+	if testing.Short() {
+		t.Skip("runs worker processes on real brokers")
+	}
+	t.Parallel()
+	for _, kind := range []string{"redis", "amqp"} {
+		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
+			var h *harness
+			if kind == "redis" {
+				h = newRedisHarness(t, "", "")
+			} else {
+				h = newAMQPHarness(t, "", "", amqp.Config{})
+			}
+			fn(t, h)
+		})
+	}
+}
+
 func uniquePrefix() string { return "taskgen-chaos-" + strings.ToLower(rand.Text()[:10]) }
 
 // checkerClient returns a client of the shared Redis, where the checker's

@@ -4,8 +4,6 @@ import (
 	"context"
 	"testing"
 	"time"
-
-	"github.com/taskgen/taskgen/transport/amqp"
 )
 
 // Scenario 1. A worker killed with SIGKILL in the middle of its tasks
@@ -13,57 +11,44 @@ import (
 // and the other worker runs every task. Only the runs the killed worker
 // had finished but not acked may run twice.
 func TestKill9MidTask(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs worker processes on real brokers")
-	}
-	t.Parallel()
-	for _, kind := range []string{"redis", "amqp"} {
-		t.Run(kind, func(t *testing.T) {
-			t.Parallel()
-			var h *harness
-			if kind == "redis" {
-				h = newRedisHarness(t, "", "")
-			} else {
-				h = newAMQPHarness(t, "", "", amqp.Config{})
-			}
-			const n, conc = 60, 4
-			ctx := context.Background()
-			if failed := h.enqueue(ctx, 0, n, work(300*time.Millisecond)); failed != 0 {
-				t.Fatalf("%d enqueues failed", failed)
-			}
-			doomed := h.worker("-concurrency", "4", "-lease", "1s", "-prefetch", "8", "-verbose")
-			// The survivor starts once the doomed worker holds tasks: started
-			// together, a survivor whose consumer came first could take
-			// every task into its prefetch and leave the other none.
-			waitFor(t, time.Minute, "the worker to start tasks", func() bool { return doomed.nstart.Load() >= 2 })
-			survivor := h.worker("-concurrency", "4", "-lease", "1s", "-prefetch", "8")
-			// Kill it once it has finished some runs and is in the middle of
-			// others.
-			waitFor(t, time.Minute, "the worker to be mid-task", func() bool {
-				byPID, err := h.checker.RunsOf(ctx)
-				done := byPID[doomed.Pid()]
-				return err == nil && done >= 2 && int(doomed.nstart.Load())-done >= 2
-			})
-			doomed.kill()
-			h.checker.Fault("kill -9")
+	onEachBroker(t, func(t *testing.T, h *harness) {
+		const n, conc = 60, 4
+		ctx := context.Background()
+		if failed := h.enqueue(ctx, 0, n, work(300*time.Millisecond)); failed != 0 {
+			t.Fatalf("%d enqueues failed", failed)
+		}
+		doomed := h.worker("-concurrency", "4", "-lease", "1s", "-prefetch", "8", "-verbose")
+		// The survivor starts once the doomed worker holds tasks: started
+		// together, a survivor whose consumer came first could take
+		// every task into its prefetch and leave the other none.
+		waitFor(t, time.Minute, "the worker to start tasks", func() bool { return doomed.nstart.Load() >= 2 })
+		survivor := h.worker("-concurrency", "4", "-lease", "1s", "-prefetch", "8")
+		// Kill it once it has finished some runs and is in the middle of
+		// others.
+		waitFor(t, time.Minute, "the worker to be mid-task", func() bool {
 			byPID, err := h.checker.RunsOf(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if started, done := int(doomed.nstart.Load()), byPID[doomed.Pid()]; started <= done {
-				t.Errorf("the killed worker had started %d runs and finished %d: it was not killed mid-task", started, done)
-			} else {
-				t.Logf("killed with %d runs in flight, after %d", started-done, done)
-			}
-			r := h.settle(90 * time.Second)
-			checkExtraRuns(t, r, conc)
-			checkAckedTwice(t, kind, r, conc)
-			h.drained(0)
-			if f, running := survivor.term(30 * time.Second); running != 0 || f == 0 {
-				t.Errorf("survivor finished %d runs and left %d running", f, running)
-			}
+			done := byPID[doomed.Pid()]
+			return err == nil && done >= 2 && int(doomed.nstart.Load())-done >= 2
 		})
-	}
+		doomed.kill()
+		h.checker.Fault("kill -9")
+		byPID, err := h.checker.RunsOf(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if started, done := int(doomed.nstart.Load()), byPID[doomed.Pid()]; started <= done {
+			t.Errorf("the killed worker had started %d runs and finished %d: it was not killed mid-task", started, done)
+		} else {
+			t.Logf("killed with %d runs in flight, after %d", started-done, done)
+		}
+		r := h.settle(90 * time.Second)
+		checkExtraRuns(t, r, conc)
+		checkAckedTwice(t, h.kind, r, conc)
+		h.drained(0)
+		if f, running := survivor.term(30 * time.Second); running != 0 || f == 0 {
+			t.Errorf("survivor finished %d runs and left %d running", f, running)
+		}
+	})
 }
 
 // checkAckedTwice checks the tasks acked by two workers. On Redis an ack
