@@ -70,7 +70,8 @@ func (t *Transport) Ack(ctx context.Context, d *runtime.Delivery) error {
 }
 
 func (t *Transport) ackCall(d *runtime.Delivery) (*call, error) {
-	if _, err := t.leaseOf(d, "ack"); err != nil {
+	l, err := t.leaseOf(d, "ack")
+	if err != nil {
 		return nil, err
 	}
 	q := t.queue(d.Queue)
@@ -78,7 +79,7 @@ func (t *Transport) ackCall(d *runtime.Delivery) (*call, error) {
 		script: ackScript,
 		keys:   q.settle,
 		head:   q.head,
-		args:   d.Lease.(*lease).ack,
+		args:   l.ack,
 		items:  1,
 		phase:  phaseQueue,
 	}, nil
@@ -143,7 +144,7 @@ return res
 // opts.Body in place of its body when that is non-nil. Its Deliveries
 // count carries on.
 func (t *Transport) Nack(ctx context.Context, d *runtime.Delivery, opts runtime.NackOptions) error {
-	token, err := t.leaseOf(d, "nack")
+	l, err := t.leaseOf(d, "nack")
 	if err != nil {
 		return err
 	}
@@ -156,7 +157,7 @@ func (t *Transport) Nack(ctx context.Context, d *runtime.Delivery, opts runtime.
 		script: nackScript,
 		keys:   q.settleKeys(q.delayed),
 		head:   q.head,
-		args:   []any{d.ID, token, micros(opts.Delay), flag, body},
+		args:   []any{d.ID, l.token, micros(opts.Delay), flag, body},
 		items:  1,
 		phase:  phaseQueue,
 	})
@@ -183,7 +184,7 @@ return res
 
 // Extend renews d's lease for ttl from now (Config.Lease when ttl is zero).
 func (t *Transport) Extend(ctx context.Context, d *runtime.Delivery, ttl time.Duration) error {
-	token, err := t.leaseOf(d, "extend")
+	l, err := t.leaseOf(d, "extend")
 	if err != nil {
 		return err
 	}
@@ -195,7 +196,7 @@ func (t *Transport) Extend(ctx context.Context, d *runtime.Delivery, ttl time.Du
 		script: extendScript,
 		keys:   q.settle,
 		head:   q.head,
-		args:   []any{d.ID, token, micros(ttl)},
+		args:   []any{d.ID, l.token, micros(ttl)},
 		items:  1,
 		phase:  phaseQueue,
 	})
@@ -247,7 +248,7 @@ return res
 // a nil Body is the message's body. dl.Queue must be d's queue: on Redis
 // Cluster another queue lives in another slot, out of the script's reach.
 func (t *Transport) DeadLetter(ctx context.Context, d *runtime.Delivery, dl runtime.DeadLetter) error {
-	token, err := t.leaseOf(d, "dead-letter")
+	l, err := t.leaseOf(d, "dead-letter")
 	if err != nil {
 		return err
 	}
@@ -269,7 +270,7 @@ func (t *Transport) DeadLetter(ctx context.Context, d *runtime.Delivery, dl runt
 		script: deadLetterScript,
 		keys:   q.settleKeys(q.dead),
 		head:   []any{q.notify, q.ready, q.deadTask, t.maxDead},
-		args:   []any{d.ID, token, dl.ID, dl.Task, string(dl.Reason), dl.Error, dl.Attempts, dl.At.UnixNano(), flag, body},
+		args:   []any{d.ID, l.token, dl.ID, dl.Task, string(dl.Reason), dl.Error, dl.Attempts, dl.At.UnixNano(), flag, body},
 		items:  1,
 		phase:  phaseQueue,
 	})

@@ -156,17 +156,17 @@ type lease struct {
 	ack []any
 }
 
-// leaseOf returns d's lease token, or an error wrapping runtime.ErrLeaseLost
-// for a delivery another transport made.
-func (t *Transport) leaseOf(d *runtime.Delivery, op string) (string, error) {
+// leaseOf returns d's lease, or an error wrapping runtime.ErrLeaseLost for
+// a delivery another transport made.
+func (t *Transport) leaseOf(d *runtime.Delivery, op string) (*lease, error) {
 	if d == nil {
-		return "", fmt.Errorf("taskgen: redis: %s: nil delivery", op)
+		return nil, fmt.Errorf("taskgen: redis: %s: nil delivery", op)
 	}
 	l, ok := d.Lease.(*lease)
 	if !ok || l.t != t {
-		return "", fmt.Errorf("%w: %s task %q on queue %q: the delivery was not made by this transport", runtime.ErrLeaseLost, op, d.ID, d.Queue)
+		return nil, fmt.Errorf("%w: %s task %q on queue %q: the delivery was not made by this transport", runtime.ErrLeaseLost, op, d.ID, d.Queue)
 	}
-	return l.token, nil
+	return l, nil
 }
 
 func lostError(op string, d *runtime.Delivery) error {
