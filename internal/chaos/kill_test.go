@@ -24,11 +24,11 @@ func TestKill9MidTask(t *testing.T) {
 		waitFor(t, time.Minute, "the worker to start tasks", func() bool { return doomed.nstart.Load() >= 2 })
 		survivor := h.worker("-concurrency", "4", "-lease", "1s", "-prefetch", "8")
 		// Kill it once it has finished some runs and is in the middle of
-		// others.
+		// others: two it started less than a third of a run ago, so that they
+		// cannot finish first.
 		waitFor(t, time.Minute, "the worker to be mid-task", func() bool {
 			byPID, err := h.checker.RunsOf(ctx)
-			done := byPID[doomed.Pid()]
-			return err == nil && done >= 2 && int(doomed.nstart.Load())-done >= 2
+			return err == nil && byPID[doomed.Pid()] >= 2 && doomed.startedWithin(100*time.Millisecond) >= 2
 		})
 		doomed.kill()
 		h.checker.Fault("kill -9")

@@ -25,7 +25,8 @@ type proc struct {
 
 	mu       sync.Mutex
 	stderr   bytes.Buffer
-	first    stats // at ready
+	started  []time.Time // with -verbose: when each start line was read
+	first    stats       // at ready
 	last     stats
 	exitLine []int // finished, running
 }
@@ -79,6 +80,9 @@ func startWorker(t testing.TB, args ...string) *proc {
 				close(ready)
 			case "start":
 				n, _ := strconv.Atoi(f[1])
+				p.mu.Lock()
+				p.started = append(p.started, time.Now())
+				p.mu.Unlock()
 				p.nstart.Add(1)
 				select {
 				case p.starts <- n:
@@ -133,6 +137,18 @@ func (p *proc) Stderr() string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.stderr.String()
+}
+
+// startedWithin returns how many runs started (with -verbose) in the
+// last d.
+func (p *proc) startedWithin(d time.Duration) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for i := len(p.started) - 1; i >= 0 && time.Since(p.started[i]) < d; i-- {
+		n++
+	}
+	return n
 }
 
 // Stats returns the first stats line (at ready) and the latest.
