@@ -5,14 +5,18 @@ import (
 	"io"
 	"log/slog"
 	"sync/atomic"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/taskgen/taskgen/runtime"
 )
 
 // BenchWorker runs b.N no-op tasks, enqueued in batches beforehand, through
 // a runtime.Worker of the given concurrency on queue "bench" of tr, and
-// times the worker alone. timed, when non-nil, is called as the timer
+// times the worker alone. Besides the time per task, which the broker's
+// speed and the machine's other load sway, it reports this process's CPU
+// time per task (client-µs/op). timed, when non-nil, is called as the timer
 // starts and returns what to call as it stops: to read a server's CPU
 // time around the run and report it per task, say.
 func BenchWorker(b *testing.B, tr runtime.Transport, concurrency int, timed func() func()) {
@@ -55,10 +59,13 @@ func BenchWorker(b *testing.B, tr runtime.Transport, concurrency int, timed func
 	if timed != nil {
 		stop = timed()
 	}
+	cpu := processCPU()
 	go func() { ran <- w.Run(wctx) }()
 	<-all
+	cpu = processCPU() - cpu
 	stop()
 	b.StopTimer()
+	b.ReportMetric(float64(cpu)/float64(time.Microsecond)/float64(b.N), "client-µs/op")
 	cancel()
 	if err := <-ran; err != nil {
 		b.Fatal(err)
@@ -73,3 +80,12 @@ func (a *benchArgs) MarshalTask() ([]byte, error) { return a.raw, nil }
 func (a *benchArgs) UnmarshalTask(b []byte) error { a.raw = b; return nil }
 
 var benchPayload = &benchArgs{raw: []byte(`{"email":"someone@example.com","name":"Someone","plan":"pro"}`)}
+
+// processCPU returns the user and system CPU time this process has used.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
