@@ -225,13 +225,13 @@ func DecodeEnvelope(data []byte) (*Envelope, error) {
 		case fID:
 			e.ID = string(s)
 		case fTask:
-			e.Task = string(s)
+			e.Task = intern(s)
 		case fQueue:
-			e.Queue = string(s)
+			e.Queue = intern(s)
 		case fPriority:
 			e.Priority, err = smallInt(v, 0, MaxPriority)
 		case fFingerprint:
-			e.Fingerprint = string(s)
+			e.Fingerprint = intern(s)
 		case fPayload:
 			e.Payload = s
 		case fAttempt:
@@ -267,7 +267,7 @@ func DecodeEnvelope(data []byte) (*Envelope, error) {
 		case fPayloadRef:
 			e.PayloadRef = string(s)
 		case fRoute:
-			e.Route = string(s)
+			e.Route = intern(s)
 		}
 		return err
 	})
