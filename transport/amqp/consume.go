@@ -324,7 +324,6 @@ func (q *queueState) dropLocked() {
 	}
 	for l := range q.leases {
 		l.state = leaseLost
-		l.timer.Stop()
 	}
 	clear(q.leases)
 	q.movingDelayed, q.movingPending = 0, 0

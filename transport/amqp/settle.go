@@ -26,12 +26,16 @@ const (
 // the broker delivers it again; when the channel closes (the connection
 // broke, the process died) the broker does so on its own. Either way the
 // lease is void and settling it returns runtime.ErrLeaseLost.
+//
+// One timer serves every lease (see sweepLeases), rather than one per
+// delivery: a lease is settled long before its deadline far more often
+// than it lapses, and arming and stopping a timer per delivery would cost
+// each task more than the sweep does.
 type lease struct {
 	t        *Transport
 	p        *pending
 	state    leaseState // guarded by Transport.mu, as are the fields below
 	deadline time.Time
-	timer    *time.Timer
 	d        runtime.Delivery
 }
 
@@ -46,28 +50,62 @@ func (t *Transport) leaseLocked(p *pending, now time.Time, ttl time.Duration) *r
 		Deliveries: p.msg.deliveries + 1,
 		Lease:      l,
 	}
-	l.timer = time.AfterFunc(ttl, func() { t.lapse(l) })
 	p.b.q.leases[l] = struct{}{}
+	t.sweepByLocked(l.deadline)
 	return &l.d
 }
 
-// lapse voids l if its deadline has passed and it is still held, and
-// rejects its message back into its queue.
-func (t *Transport) lapse(l *lease) {
+// sweepByLocked has the sweep run no later than at.
+func (t *Transport) sweepByLocked(at time.Time) {
+	if !t.sweepAt.IsZero() && !at.Before(t.sweepAt) {
+		return
+	}
+	t.sweepAt = at
+	if t.sweep == nil {
+		t.sweep = time.AfterFunc(time.Until(at), t.sweepLeases)
+		return
+	}
+	t.sweep.Reset(time.Until(at))
+}
+
+// sweepLeases lapses every held lease past its deadline, rejecting its
+// message back into its queue, and sets the next sweep for the earliest
+// deadline left.
+func (t *Transport) sweepLeases() {
+	var lapsed []*pending
 	t.mu.Lock()
-	if l.state != leaseHeld || time.Now().Before(l.deadline) {
+	now := time.Now()
+	if now.Before(t.sweepAt) {
+		// Reset to an earlier time after this run had begun.
 		t.mu.Unlock()
 		return
 	}
-	t.loseLocked(l)
+	var next time.Time
+	for _, q := range t.queues {
+		for l := range q.leases {
+			switch {
+			case l.state != leaseHeld:
+			case !now.Before(l.deadline):
+				t.loseLocked(l)
+				lapsed = append(lapsed, l.p)
+			case next.IsZero() || l.deadline.Before(next):
+				next = l.deadline
+			}
+		}
+	}
+	t.sweepAt = time.Time{}
+	if !next.IsZero() && !t.closed.Load() {
+		t.sweepByLocked(next)
+	}
 	t.mu.Unlock()
-	t.settleTag(l.p, true)
+	for _, p := range lapsed {
+		t.settleTag(p, true)
+	}
 }
 
 // loseLocked voids l.
 func (t *Transport) loseLocked(l *lease) {
 	l.state = leaseLost
-	l.timer.Stop()
 	delete(l.p.b.q.leases, l)
 }
 
@@ -87,7 +125,7 @@ func (t *Transport) leaseOf(d *runtime.Delivery, op string) (*lease, error) {
 }
 
 // holdLocked checks that l is current: held, on a live channel and within
-// its deadline. A lease past its deadline whose timer has not run yet is
+// its deadline. A lease past its deadline that no sweep has lapsed yet is
 // lapsed here; requeue then reports that its message must be rejected.
 func (t *Transport) holdLocked(l *lease, op string) (requeue bool, err error) {
 	p := l.p
@@ -108,7 +146,6 @@ func (t *Transport) begin(l *lease, op string) error {
 	requeue, err := t.holdLocked(l, op)
 	if err == nil {
 		l.state = leaseSettling
-		l.timer.Stop()
 	}
 	t.mu.Unlock()
 	if requeue {
@@ -126,13 +163,14 @@ func (t *Transport) abort(l *lease) {
 		return
 	}
 	l.state = leaseHeld
-	if wait := time.Until(l.deadline); wait > 0 {
-		l.timer.Reset(wait)
+	if time.Now().Before(l.deadline) {
+		t.sweepByLocked(l.deadline)
 		t.mu.Unlock()
 		return
 	}
+	t.loseLocked(l)
 	t.mu.Unlock()
-	t.lapse(l)
+	t.settleTag(l.p, true)
 }
 
 // finish settles l for good and acks its message.
@@ -141,7 +179,6 @@ func (t *Transport) finish(l *lease) {
 	current := l.state == leaseSettling || l.state == leaseHeld
 	if current {
 		l.state = leaseDone
-		l.timer.Stop()
 		delete(l.p.b.q.leases, l)
 	}
 	t.mu.Unlock()
@@ -164,7 +201,6 @@ func (t *Transport) Ack(_ context.Context, d *runtime.Delivery) error {
 	requeue, err := t.holdLocked(l, "ack")
 	if err == nil {
 		l.state = leaseDone
-		l.timer.Stop()
 		delete(p.b.q.leases, l)
 		t.creditLocked(p)
 	}
@@ -223,8 +259,9 @@ func (t *Transport) Extend(_ context.Context, d *runtime.Delivery, ttl time.Dura
 	t.mu.Lock()
 	requeue, err := t.holdLocked(l, "extend")
 	if err == nil {
+		// A later deadline needs no earlier sweep; a shorter ttl may.
 		l.deadline = time.Now().Add(ttl)
-		l.timer.Reset(ttl)
+		t.sweepByLocked(l.deadline)
 	}
 	t.mu.Unlock()
 	if requeue {

@@ -40,6 +40,10 @@ type Transport struct {
 	mu     sync.Mutex
 	queues map[string]*queueState
 	seq    uint64 // arrival order of buffered deliveries
+	// sweep lapses the leases past their deadline; it is due at sweepAt,
+	// no later than the earliest deadline of a lease held (zero: none).
+	sweep   *time.Timer
+	sweepAt time.Time
 
 	browsing sync.Mutex // one dead-letter listing at a time
 }
@@ -192,6 +196,9 @@ func (t *Transport) Close() error {
 	t.mu.Lock()
 	for _, q := range t.queues {
 		q.dropLocked()
+	}
+	if t.sweep != nil {
+		t.sweep.Stop()
 	}
 	t.mu.Unlock()
 	t.wg.Wait() // the supervisors close the connections on their way out
