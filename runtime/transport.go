@@ -165,6 +165,20 @@ var (
 	ErrClosed = errors.New("taskgen: closed")
 )
 
+// BufferedFetcher is implemented by transports that hold deliverable
+// messages in this process, as the RabbitMQ transport holds its consumers'
+// prefetched deliveries: taking one costs no round trip. A worker whose
+// handler has returned takes its next task this way, in the same
+// goroutine and handler slot, and waits in Fetch only when none is
+// buffered.
+type BufferedFetcher interface {
+	// TryFetch returns up to req.Max deliveries, leased as Fetch leases
+	// them and in the order Fetch would give them, from what is
+	// deliverable here and now. It never waits and never asks the broker:
+	// when Fetch would have to do either first, it returns none.
+	TryFetch(req FetchRequest) []*Delivery
+}
+
 // RecordAcker is implemented by transports that are also a Store and can
 // write a task's record and ack its delivery in one round trip. A worker
 // whose store is the transport itself settles succeeded tasks with it.

@@ -212,8 +212,9 @@ func (w *Worker) fetchLoop(ctx, hctx context.Context, queues []string, slots cha
 	var idle atomic.Int64
 	runner := func(d *Delivery) {
 		for {
-			w.runDelivery(ctx, hctx, d, slots, act, wg)
-			d = nil // not kept while idle
+			if d = w.runDelivery(ctx, hctx, queues, d, slots, act, wg); d != nil {
+				continue // taken in its slot
+			}
 			if idle.Add(1) > int64(cap(slots)) {
 				idle.Add(-1)
 				return
@@ -272,16 +273,22 @@ func (w *Worker) fetchLoop(ctx, hctx context.Context, queues []string, slots cha
 	}
 }
 
-// runDelivery processes d in one of fetchLoop's runners.
-func (w *Worker) runDelivery(ctx, hctx context.Context, d *Delivery, slots chan struct{}, act *activeSet, wg *sync.WaitGroup) {
+// runDelivery processes d in one of fetchLoop's runners. It returns the
+// next delivery to run in d's slot, when it took one from the transport's
+// buffer (see BufferedFetcher); otherwise it frees the slot.
+func (w *Worker) runDelivery(ctx, hctx context.Context, queues []string, d *Delivery, slots chan struct{}, act *activeSet, wg *sync.WaitGroup) (next *Delivery) {
 	defer wg.Done()
 	// The slot is free once the handler has returned: settling the task
 	// (record, ack) is a round trip that need not hold back the next task.
+	// A task the transport has at hand takes the slot over instead, and
+	// runs once this one is settled, without waking the fetch loop.
 	released := false
 	release := func() {
 		if !released {
 			released = true
-			<-slots
+			if next = w.takeBuffered(ctx, queues, act, wg); next == nil {
+				<-slots
+			}
 		}
 	}
 	defer release()
@@ -292,6 +299,23 @@ func (w *Worker) runDelivery(ctx, hctx context.Context, d *Delivery, slots chan 
 		return
 	}
 	w.process(hctx, d, release)
+	return // release, deferred, sets next
+}
+
+// takeBuffered leases one task the transport holds in this process, if it
+// is a BufferedFetcher, has one deliverable at once, and ctx is not done.
+func (w *Worker) takeBuffered(ctx context.Context, queues []string, act *activeSet, wg *sync.WaitGroup) *Delivery {
+	bf, ok := w.tr.(BufferedFetcher)
+	if !ok || ctx.Err() != nil {
+		return nil
+	}
+	ds := bf.TryFetch(FetchRequest{Queues: fetchOrder(queues, w.cfg.Weights), Max: 1, Lease: w.cfg.Lease})
+	if len(ds) == 0 {
+		return nil
+	}
+	act.add(ds[0])
+	wg.Add(1)
+	return ds[0]
 }
 
 // drain waits for running handlers, cancelling them after DrainTimeout.

@@ -3,6 +3,9 @@ package runtime_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
+	"log/slog"
 	"slices"
 	"strings"
 	"sync"
@@ -11,6 +14,7 @@ import (
 	"time"
 
 	"github.com/taskgen/taskgen/runtime"
+	"github.com/taskgen/taskgen/transport/memory"
 )
 
 func TestWorkerRunsTaskAndStoresResult(t *testing.T) {
@@ -500,4 +504,85 @@ func fmtErr(err error) string {
 		return "<nil>"
 	}
 	return err.Error()
+}
+
+// countingFetcher counts the tasks a worker takes with TryFetch.
+type countingFetcher struct {
+	*memory.Transport
+	tried atomic.Int64
+}
+
+func (c *countingFetcher) TryFetch(req runtime.FetchRequest) []*runtime.Delivery {
+	ds := c.Transport.TryFetch(req)
+	c.tried.Add(int64(len(ds)))
+	return ds
+}
+
+// fetchOnly hides the memory transport's TryFetch.
+type fetchOnly struct{ runtime.Transport }
+
+// A worker runs at most Concurrency handlers at once, whether it takes its
+// next task from the transport's buffer in the slot just freed (a
+// runtime.BufferedFetcher) or waits for Fetch.
+func TestConcurrencyBound(t *testing.T) {
+	t.Parallel()
+	for _, buffered := range []bool{true, false} {
+		t.Run(fmt.Sprintf("buffered=%v", buffered), func(t *testing.T) {
+			t.Parallel()
+			mem := memory.New()
+			t.Cleanup(func() { mem.Close() })
+			cf := &countingFetcher{Transport: mem}
+			var tr runtime.Transport = cf
+			if !buffered {
+				tr = fetchOnly{mem}
+			}
+			const n, conc = 40, 3
+			w := runtime.NewWorker(tr, runtime.WorkerConfig{Concurrency: conc, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+			var running, most, done atomic.Int64
+			all := make(chan struct{})
+			task := newTask("test.Bound", "q", 0)
+			if err := runtime.Register(w, task, func(_ context.Context, a *addArgs) (int, error) {
+				now := running.Add(1)
+				defer running.Add(-1)
+				for m := most.Load(); now > m && !most.CompareAndSwap(m, now); m = most.Load() {
+				}
+				time.Sleep(5 * time.Millisecond)
+				if done.Add(1) == n {
+					close(all)
+				}
+				return a.A, nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			c := runtime.NewClient(tr)
+			for i := range n {
+				if _, err := runtime.Enqueue(t.Context(), c, task, &addArgs{A: i}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			b := &bundle{tr: mem, c: c, w: w}
+			stop := b.start(t)
+			select {
+			case <-all:
+			case <-time.After(eventually):
+				t.Fatalf("%d of %d tasks ran", done.Load(), n)
+			}
+			if err := stop(); err != nil {
+				t.Fatal(err)
+			}
+			if st, err := mem.Stats(t.Context(), "q"); err != nil || st.Pending+st.Active != 0 {
+				t.Fatalf("after the run: %+v, %v; want nothing left", st, err)
+			}
+			if m := most.Load(); m > conc || m == 0 {
+				t.Errorf("%d handlers ran at once, want at most %d", m, conc)
+			}
+			switch tried := cf.tried.Load(); {
+			case buffered && tried == 0:
+				t.Errorf("no task was taken from the buffer")
+			case !buffered && tried != 0:
+				t.Errorf("%d tasks were taken with TryFetch through a transport without it", tried)
+			}
+			t.Logf("%d of %d tasks taken in a freed slot; at most %d at once", cf.tried.Load(), n, most.Load())
+		})
+	}
 }

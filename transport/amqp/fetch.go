@@ -111,6 +111,43 @@ func (t *Transport) Fetch(ctx context.Context, req runtime.FetchRequest) ([]*run
 	}
 }
 
+// TryFetch returns up to req.Max deliveries that its consumers have
+// buffered here and that strict order lets it hand out now, leased as
+// Fetch leases them. It never waits and never sends anything to the
+// broker: a queue whose consumers Fetch has not started yet, a band whose
+// backlog is still arriving, or one whose consumer is out of credit makes
+// it return what it has. It implements runtime.BufferedFetcher.
+func (t *Transport) TryFetch(req runtime.FetchRequest) []*runtime.Delivery {
+	if len(req.Queues) == 0 || t.closed.Load() {
+		return nil
+	}
+	ttl := req.Lease
+	if ttl <= 0 {
+		ttl = t.cfg.Lease
+	}
+	var buf [4]*queueState
+	qs := buf[:0]
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, name := range req.Queues {
+		q := t.queues[name]
+		if q == nil {
+			return nil
+		}
+		select {
+		case <-q.started:
+		default:
+			return nil
+		}
+		if q.err != nil {
+			return nil
+		}
+		qs = append(qs, q)
+	}
+	ds, _, _ := t.takeLocked(qs, max(req.Max, 1), ttl, time.Now())
+	return ds
+}
+
 // takeLocked leases up to limit deliverable messages in strict order. When
 // it stops at a band that may still receive messages it cannot see yet, it
 // returns what it has, and either the time to look again (the band's

@@ -49,9 +49,10 @@ type Transport struct {
 }
 
 var (
-	_ runtime.Transport      = (*Transport)(nil)
-	_ runtime.BatchPublisher = (*Transport)(nil)
-	_ runtime.Inspector      = (*Transport)(nil)
+	_ runtime.Transport       = (*Transport)(nil)
+	_ runtime.BatchPublisher  = (*Transport)(nil)
+	_ runtime.Inspector       = (*Transport)(nil)
+	_ runtime.BufferedFetcher = (*Transport)(nil)
 )
 
 // New connects to the broker at cfg.URL and returns a transport. It dials

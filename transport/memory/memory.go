@@ -55,9 +55,10 @@ type Transport struct {
 }
 
 var (
-	_ runtime.Transport = (*Transport)(nil)
-	_ runtime.Store     = (*Transport)(nil)
-	_ runtime.Limiter   = (*Transport)(nil)
+	_ runtime.Transport       = (*Transport)(nil)
+	_ runtime.Store           = (*Transport)(nil)
+	_ runtime.Limiter         = (*Transport)(nil)
+	_ runtime.BufferedFetcher = (*Transport)(nil)
 )
 
 // New returns an empty transport with the default configuration.

@@ -121,6 +121,32 @@ func (t *Transport) Fetch(ctx context.Context, req runtime.FetchRequest) ([]*run
 	}
 }
 
+// TryFetch returns up to req.Max deliveries that are ready now, leased
+// and in the order Fetch gives them; it never waits. It implements
+// runtime.BufferedFetcher.
+func (t *Transport) TryFetch(req runtime.FetchRequest) []*runtime.Delivery {
+	if len(req.Queues) == 0 {
+		return nil
+	}
+	ttl := req.Lease
+	if ttl <= 0 {
+		ttl = t.cfg.Lease
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed.Load() {
+		return nil
+	}
+	now := time.Now()
+	t.advanceLocked(now)
+	ds := t.takeLocked(req.Queues, max(req.Max, 1), now, ttl)
+	if ds != nil && len(t.waiters) > 0 {
+		// Consumers still waiting must wake if these leases lapse.
+		t.armLocked(now)
+	}
+	return ds
+}
+
 // takeLocked leases up to limit ready messages of queues, in strict queue
 // order; nil when there are none.
 func (t *Transport) takeLocked(queues []string, limit int, now time.Time, ttl time.Duration) []*runtime.Delivery {

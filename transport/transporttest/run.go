@@ -14,6 +14,7 @@ func Run(t *testing.T, factory func(t *testing.T) runtime.Transport) {
 	runPublishCases(t, factory)
 	runAsyncCases(t, factory)
 	runFetchCases(t, factory)
+	runTryFetchCases(t, factory)
 	runLeaseCases(t, factory)
 	runDeadLetterCases(t, factory)
 	runInspectorCases(t, factory)
