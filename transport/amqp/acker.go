@@ -39,6 +39,7 @@ type acker struct {
 	low     uint64  // every tag below low was sent
 	states  []uint8 // states[i] is the state of tag low+i
 	pending int     // tags in state tagAckPending
+	fresh   int     // of them, those marked since the last flush
 	// unsent mirrors pending for readers that must not take mu.
 	unsent atomic.Int64
 	// straggling is when acks began waiting behind the outstanding tag
@@ -114,6 +115,7 @@ func (a *acker) ack(tag uint64) bool {
 	}
 	a.markLocked(tag, tagAckPending)
 	a.pending++
+	a.fresh++
 	a.unsent.Store(int64(a.pending))
 	a.mu.Unlock()
 	select {
@@ -152,9 +154,12 @@ func (a *acker) run(closed <-chan *amqp.Error) {
 		select {
 		case <-a.wake:
 			// Let more acks join a small batch, so that they go out as
-			// one; a lone ack waits ackDelay at most.
+			// one; a lone ack waits ackDelay at most. Acks left waiting
+			// behind an outstanding tag do not count: a flush cannot
+			// send them, so flushing at each new ack while they wait
+			// would send a run of one or two each time.
 			a.mu.Lock()
-			few := a.pending < ackBatch
+			few := a.fresh < ackBatch
 			a.mu.Unlock()
 			if few {
 				batch.Reset(ackDelay)
@@ -225,6 +230,7 @@ func (a *acker) flush(how flushMode) time.Duration {
 	if a.closed {
 		return 0
 	}
+	a.fresh = 0
 	// Multiple ack up to the run's last pending tag, which the broker
 	// still holds; the run's other tags are pending or already sent.
 	run, last := 0, -1
