@@ -172,8 +172,8 @@ var (
 // goroutine and handler slot, and waits in Fetch only when none is
 // buffered.
 type BufferedFetcher interface {
-	// TryFetch returns up to req.Max deliveries, leased as Fetch leases
-	// them and in the order Fetch would give them, from what is
+	// TryFetch returns up to req.Max deliveries (never more), leased as
+	// Fetch leases them and in the order Fetch would give them, from what is
 	// deliverable here and now. It never waits and never asks the broker:
 	// when Fetch would have to do either first, it returns none.
 	TryFetch(req FetchRequest) []*Delivery

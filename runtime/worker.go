@@ -210,11 +210,19 @@ func (w *Worker) fetchLoop(ctx, hctx context.Context, queues []string, slots cha
 	// rest end, and all end once ctx is done.
 	work := make(chan *Delivery)
 	var idle atomic.Int64
-	runner := func(d *Delivery) {
+	var runner func(d *Delivery)
+	// start runs d, whose slot is taken: in an idle runner, or a new one.
+	start := func(d *Delivery) {
+		select {
+		case work <- d:
+		default:
+			go runner(d)
+		}
+	}
+	runner = func(d *Delivery) {
 		for {
-			if d = w.runDelivery(ctx, hctx, queues, d, slots, act, wg); d != nil {
-				continue // taken in its slot
-			}
+			w.runDelivery(ctx, hctx, queues, d, slots, act, wg, start)
+			d = nil // not kept while idle
 			if idle.Add(1) > int64(cap(slots)) {
 				idle.Add(-1)
 				return
@@ -264,29 +272,25 @@ func (w *Worker) fetchLoop(ctx, hctx context.Context, queues []string, slots cha
 		for _, d := range ds {
 			act.add(d)
 			wg.Add(1)
-			select {
-			case work <- d: // an idle runner takes it
-			default:
-				go runner(d)
-			}
+			start(d)
 		}
 	}
 }
 
-// runDelivery processes d in one of fetchLoop's runners. It returns the
-// next delivery to run in d's slot, when it took one from the transport's
-// buffer (see BufferedFetcher); otherwise it frees the slot.
-func (w *Worker) runDelivery(ctx, hctx context.Context, queues []string, d *Delivery, slots chan struct{}, act *activeSet, wg *sync.WaitGroup) (next *Delivery) {
+// runDelivery processes d in one of fetchLoop's runners.
+func (w *Worker) runDelivery(ctx, hctx context.Context, queues []string, d *Delivery, slots chan struct{}, act *activeSet, wg *sync.WaitGroup, start func(*Delivery)) {
 	defer wg.Done()
 	// The slot is free once the handler has returned: settling the task
 	// (record, ack) is a round trip that need not hold back the next task.
-	// A task the transport has at hand takes the slot over instead, and
-	// runs once this one is settled, without waking the fetch loop.
+	// A task the transport has at hand (a BufferedFetcher) takes the slot
+	// over at once, in another runner, without waking the fetch loop.
 	released := false
 	release := func() {
 		if !released {
 			released = true
-			if next = w.takeBuffered(ctx, queues, act, wg); next == nil {
+			if next := w.takeBuffered(ctx, queues, act, wg); next != nil {
+				start(next)
+			} else {
 				<-slots
 			}
 		}
@@ -299,7 +303,6 @@ func (w *Worker) runDelivery(ctx, hctx context.Context, queues []string, d *Deli
 		return
 	}
 	w.process(hctx, d, release)
-	return // release, deferred, sets next
 }
 
 // takeBuffered leases one task the transport holds in this process, if it

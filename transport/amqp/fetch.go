@@ -129,6 +129,9 @@ func (t *Transport) TryFetch(req runtime.FetchRequest) []*runtime.Delivery {
 	qs := buf[:0]
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if t.closed.Load() { // Close may have begun since
+		return nil
+	}
 	for _, name := range req.Queues {
 		q := t.queues[name]
 		if q == nil {
