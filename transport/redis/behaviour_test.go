@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/taskgen/taskgen/runtime"
 	"github.com/taskgen/taskgen/transport/redis"
 )
@@ -140,6 +142,42 @@ func TestPublishBatchPerMessage(t *testing.T) {
 	}
 	expectStats(t, tr, "q", runtime.QueueStats{Pending: 2, Delayed: 1})
 	expectStats(t, tr, "q2", runtime.QueueStats{Pending: 1})
+}
+
+// A batch of ready messages at one priority takes the script's short way,
+// unless an ID is held or repeats: then the first of an ID wins and keeps
+// its body, and the rest are duplicates.
+func TestPublishBatchOnePriority(t *testing.T) {
+	t.Parallel()
+	tr := newTransport(t, newClient(t), redis.Config{})
+	publish(t, tr, &runtime.Message{ID: "held", Queue: "q", Priority: 3, Body: []byte("old")})
+	for _, tc := range []struct {
+		name string
+		ids  []string
+		want []bool // stored
+	}{
+		{"distinct", []string{"a", "b"}, []bool{true, true}},
+		{"repeated", []string{"c", "d", "c"}, []bool{true, true, false}},
+		{"held", []string{"e", "held"}, []bool{true, false}},
+	} {
+		msgs := make([]*runtime.Message, len(tc.ids))
+		for i, id := range tc.ids {
+			msgs[i] = &runtime.Message{ID: id, Queue: "q", Priority: 3, Body: []byte(fmt.Sprintf("%s %d", tc.name, i))}
+		}
+		for i, err := range tr.PublishBatch(t.Context(), msgs) {
+			if tc.want[i] != (err == nil) || err != nil && !errors.Is(err, runtime.ErrDuplicateTask) {
+				t.Errorf("%s: message %d (%s): %v, want stored %v", tc.name, i, tc.ids[i], err, tc.want[i])
+			}
+		}
+	}
+	want := map[string]string{"held": "old", "a": "distinct 0", "b": "distinct 1", "c": "repeated 0", "d": "repeated 1", "e": "held 0"}
+	got := make(map[string]string)
+	for _, d := range fetch(t, tr, "q", 10, time.Minute) {
+		got[d.ID] = string(d.Body)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("bodies fetched (-want +got):\n%s", diff)
+	}
 }
 
 // Client.EnqueueBatch returns nil only when every item is in Redis, and a

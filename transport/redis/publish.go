@@ -37,9 +37,46 @@ if #ARGV == 5 then
   if notify then redis.call('PUBLISH', ARGV[1], 'ready') end
   return {1}
 end
-local ids = {}
-for i = 3, #ARGV, 3 do ids[#ids + 1] = ARGV[i] end
+local n = (#ARGV - 2) / 3
+local ids, fields, fast = {}, {}, true
+local prio = string.byte(ARGV[5], 1)
+for j = 1, n do
+  local a = 3 * j
+  ids[j] = ARGV[a]
+  if fast then
+    if ARGV[a + 1] ~= '0' or string.byte(ARGV[a + 2], 1) ~= prio then
+      fast = false
+    else
+      fields[2 * j - 1], fields[2 * j] = ARGV[a], ARGV[a + 2]
+    end
+  end
+end
 local held = redis.call('HMGET', msgs, unpack(ids))
+if fast then
+  -- The common batch: every message ready now, at one priority. If no ID
+  -- is held and none repeats (HSET then adds every field), the batch is
+  -- stored with one command per key.
+  for j = 1, n do
+    if held[j] then
+      fast = false
+      break
+    end
+  end
+  if fast then
+    if redis.call('HSET', msgs, unpack(fields)) == n then
+      if redis.call('RPUSH', ARGV[2] .. string.char(prio), unpack(ids)) == n then
+        redis.call('PUBLISH', ARGV[1], 'ready')
+      end
+      local res = {}
+      for j = 1, n do res[j] = 1 end
+      return res
+    end
+    -- An ID repeats, and its last body was stored. The general way below
+    -- stores the first body of every ID again: nothing was held, so
+    -- every field is this batch's.
+    held = {}
+  end
+end
 local now = nil
 local set, ready_ids, ready_vals, later, seen, res = {}, {}, {}, {}, {}, {}
 for j, id in ipairs(ids) do
