@@ -108,10 +108,7 @@ func (l *lock) keep(warn func(msg string, args ...any)) (stop func()) {
 				return
 			case <-t.C:
 			}
-			held, err := l.owned(ctx)
-			if err == nil && held {
-				err = l.store.Put(ctx, l.key, []byte(l.owner), l.ttl)
-			}
+			held, err := l.renew(ctx)
 			switch {
 			case ctx.Err() != nil:
 				return
@@ -126,22 +123,17 @@ func (l *lock) keep(warn func(msg string, args ...any)) (stop func()) {
 	return func() { cancel(); <-done }
 }
 
-// owned reports whether the lock is still the owner's.
-func (l *lock) owned(ctx context.Context) (bool, error) {
-	v, err := l.store.Get(ctx, l.key)
-	if errors.Is(err, ErrNotFound) {
-		return false, nil
-	}
-	return err == nil && string(v) == l.owner, err
+// renew extends the lock for another TTL if it is still the owner's, and
+// reports whether it was. A lock that expired and passed to another holder
+// is left alone.
+func (l *lock) renew(ctx context.Context) (bool, error) {
+	return l.store.CompareAndSwap(ctx, l.key, []byte(l.owner), []byte(l.owner), l.ttl)
 }
 
 // release deletes the lock if it is still the owner's.
 func (l *lock) release(ctx context.Context) error {
-	held, err := l.owned(ctx)
-	if err != nil || !held {
-		return err
-	}
-	return l.store.Delete(ctx, l.key)
+	_, err := l.store.CompareAndDelete(ctx, l.key, []byte(l.owner))
+	return err
 }
 
 // ErrLocked is returned by TryLock while another holder has the lock.
@@ -183,14 +175,14 @@ func TryLock(ctx context.Context, store Store, key string, ttl time.Duration) (*
 // Extend renews the lock for another TTL. It returns ErrLockLost when
 // the lock is no longer the holder's.
 func (l *Lock) Extend(ctx context.Context) error {
-	held, err := l.l.owned(ctx)
+	held, err := l.l.renew(ctx)
 	switch {
 	case err != nil:
 		return fmt.Errorf("taskgen: extend lock %q: %w", strings.TrimPrefix(l.l.key, "lock:"), err)
 	case !held:
 		return fmt.Errorf("taskgen: extend lock %q: %w", strings.TrimPrefix(l.l.key, "lock:"), ErrLockLost)
 	}
-	return l.l.store.Put(ctx, l.l.key, []byte(l.l.owner), l.l.ttl)
+	return nil
 }
 
 // Unlock releases the lock if it is still the holder's; a lock that has

@@ -64,6 +64,58 @@ func TestTryLockArguments(t *testing.T) {
 	}
 }
 
+// handover is a store in which a lock passes to another holder at a
+// holder's next read or check of it, as if its TTL ran out just then.
+type handover struct {
+	runtime.Store
+	once sync.Once
+}
+
+func (h *handover) pass(ctx context.Context, key string) {
+	h.once.Do(func() { _ = h.Store.Put(ctx, key, []byte("the next holder"), time.Minute) })
+}
+
+func (h *handover) Get(ctx context.Context, key string) ([]byte, error) {
+	v, err := h.Store.Get(ctx, key)
+	h.pass(ctx, key)
+	return v, err
+}
+
+func (h *handover) CompareAndSwap(ctx context.Context, key string, old, value []byte, ttl time.Duration) (bool, error) {
+	h.pass(ctx, key)
+	return h.Store.CompareAndSwap(ctx, key, old, value, ttl)
+}
+
+func (h *handover) CompareAndDelete(ctx context.Context, key string, old []byte) (bool, error) {
+	h.pass(ctx, key)
+	return h.Store.CompareAndDelete(ctx, key, old)
+}
+
+// A holder whose lock passed to another holder neither renews nor
+// releases the new holder's lock, however close the hand-over comes to
+// its Extend or Unlock.
+func TestLockHandover(t *testing.T) {
+	t.Parallel()
+	b := setup(t, runtime.WorkerConfig{})
+	for _, op := range []string{"Extend", "Unlock"} {
+		s := &handover{Store: b.tr}
+		l, err := runtime.TryLock(t.Context(), s, op, time.Minute)
+		if err != nil {
+			t.Fatalf("TryLock: %v", err)
+		}
+		if op == "Extend" {
+			if err := l.Extend(t.Context()); !errors.Is(err, runtime.ErrLockLost) {
+				t.Errorf("Extend of a lock that passed to another holder: %v, want runtime.ErrLockLost", err)
+			}
+		} else if err := l.Unlock(t.Context()); err != nil {
+			t.Errorf("Unlock of a lock that passed to another holder: %v, want nil", err)
+		}
+		if _, err := runtime.TryLock(t.Context(), b.tr, op, time.Minute); !errors.Is(err, runtime.ErrLocked) {
+			t.Errorf("after the old holder's %s, TryLock: %v; want runtime.ErrLocked, the new holder's lock intact", op, err)
+		}
+	}
+}
+
 // storeless hides a transport's store from a worker.
 type storeless struct{ runtime.Transport }
 

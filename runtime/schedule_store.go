@@ -216,9 +216,7 @@ func (s *Scheduler) lock(ctx context.Context) (func(), error) {
 		// Release only our own lock: past its TTL another writer may hold it.
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
-		if b, err := s.store.Get(ctx, schedLockKey); err == nil && string(b) == string(token) {
-			_ = s.store.Delete(ctx, schedLockKey)
-		}
+		_, _ = s.store.CompareAndDelete(ctx, schedLockKey, token)
 	}, nil
 }
 

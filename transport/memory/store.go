@@ -272,6 +272,51 @@ func (t *Transport) Delete(_ context.Context, key string) error {
 	return nil
 }
 
+// CompareAndSwap stores a copy of value under key for ttl (zero: no
+// expiry) only if key holds old, and reports whether it did.
+func (t *Transport) CompareAndSwap(_ context.Context, key string, old, value []byte, ttl time.Duration) (bool, error) {
+	value = bytes.Clone(value)
+	now := time.Now()
+	t.smu.Lock()
+	defer t.smu.Unlock()
+	if t.closed.Load() {
+		return false, runtime.ErrClosed
+	}
+	if !t.holdsLocked(key, old, now) {
+		return false, nil
+	}
+	t.putLocked(key, value, now, ttl)
+	return true, nil
+}
+
+// CompareAndDelete removes key only if it holds old, and reports whether
+// it did.
+func (t *Transport) CompareAndDelete(_ context.Context, key string, old []byte) (bool, error) {
+	t.smu.Lock()
+	defer t.smu.Unlock()
+	if t.closed.Load() {
+		return false, runtime.ErrClosed
+	}
+	if !t.holdsLocked(key, old, time.Now()) {
+		return false, nil
+	}
+	delete(t.kv, key)
+	return true, nil
+}
+
+// holdsLocked reports whether key is live and holds v, as Get would
+// return it.
+func (t *Transport) holdsLocked(key string, v []byte, now time.Time) bool {
+	e := t.liveKeyLocked(key, now)
+	switch {
+	case e == nil || e.set != nil:
+		return false
+	case e.isNum:
+		return string(v) == strconv.FormatInt(e.num, 10)
+	}
+	return bytes.Equal(e.val, v)
+}
+
 // Incr adds delta to the integer under key (absent is 0), sets its expiry
 // when ttl > 0, and returns the new value. A value that is not a decimal
 // integer is an error.

@@ -271,6 +271,58 @@ func (t *Transport) Delete(ctx context.Context, key string) error {
 	return nil
 }
 
+// compareScript swaps or deletes a key that holds an expected value.
+//
+//	KEYS[1] key
+//	ARGV[1] the value expected, ARGV[2] "swap" or "delete", ARGV[3] the
+//	new value, ARGV[4] its expiry (ms; 0 is none)
+//	returns 1 done, 0 the key does not hold the value expected
+var compareScript = goredis.NewScript(`
+-- pcall: a key of another type (a set) does not hold the value either.
+local v = redis.pcall('GET', KEYS[1])
+if type(v) ~= 'string' or v ~= ARGV[1] then return 0 end
+if ARGV[2] == 'delete' then
+  redis.call('DEL', KEYS[1])
+elseif tonumber(ARGV[4]) > 0 then
+  redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[4])
+else
+  redis.call('SET', KEYS[1], ARGV[3])
+end
+return 1
+`)
+
+// CompareAndSwap stores value under key for ttl (zero: no expiry) only if
+// key holds old, and reports whether it did.
+func (t *Transport) CompareAndSwap(ctx context.Context, key string, old, value []byte, ttl time.Duration) (bool, error) {
+	ok, err := t.compare(ctx, key, old, "swap", value, ttl)
+	if err != nil {
+		return false, fmt.Errorf("taskgen: redis: compare and swap key %q: %w", key, err)
+	}
+	return ok, nil
+}
+
+// CompareAndDelete removes key only if it holds old, and reports whether
+// it did.
+func (t *Transport) CompareAndDelete(ctx context.Context, key string, old []byte) (bool, error) {
+	ok, err := t.compare(ctx, key, old, "delete", nil, 0)
+	if err != nil {
+		return false, fmt.Errorf("taskgen: redis: compare and delete key %q: %w", key, err)
+	}
+	return ok, nil
+}
+
+func (t *Transport) compare(ctx context.Context, key string, old []byte, op string, value []byte, ttl time.Duration) (bool, error) {
+	if t.closed.Load() {
+		return false, runtime.ErrClosed
+	}
+	c := &call{script: compareScript, keys: []string{t.keys.kv(key)}, args: []any{nonNil(old), op, nonNil(value), millis(ttl)}}
+	if err := t.batch.do(ctx, c); err != nil {
+		return false, err
+	}
+	n, _ := c.val.(int64)
+	return n == 1, nil
+}
+
 // incrScript adds to a counter and sets its expiry in one step.
 //
 //	KEYS[1] key

@@ -3,6 +3,7 @@ package transporttest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -239,6 +240,97 @@ func runKVCases(t *testing.T, factory func(t *testing.T) runtime.Store) {
 			expectValue(t, s, key, "mine")
 			if ok, err := s.PutNX(t.Context(), key, []byte("late"), 0); ok || err != nil {
 				t.Fatalf("PutNX of a present key = %v, %v; want false, nil", ok, err)
+			}
+		})
+
+		t.Run("CompareAndSwap", func(t *testing.T) {
+			t.Parallel()
+			s := setupStore(t, factory)
+			ctx := t.Context()
+			key := queueName(t)
+			if ok, err := s.CompareAndSwap(ctx, key, []byte("a"), []byte("b"), 0); ok || err != nil {
+				t.Fatalf("CompareAndSwap of a missing key = %v, %v; want false, nil", ok, err)
+			}
+			if _, err := s.Get(ctx, key); !errors.Is(err, runtime.ErrNotFound) {
+				t.Fatalf("Get after a CompareAndSwap of a missing key: got %v, want runtime.ErrNotFound", err)
+			}
+			if err := s.Put(ctx, key, []byte("v0"), 0); err != nil {
+				t.Fatalf("Put: %v", err)
+			}
+			if ok, err := s.CompareAndSwap(ctx, key, []byte("other"), []byte("b"), 0); ok || err != nil {
+				t.Fatalf("CompareAndSwap from a value the key does not hold = %v, %v; want false, nil", ok, err)
+			}
+			expectValue(t, s, key, "v0")
+
+			// Racers swapping from one value: exactly one wins.
+			const racers = 50
+			var (
+				won    atomic.Int32
+				winner atomic.Value
+				wg     sync.WaitGroup
+				errs   = make(chan error, racers)
+			)
+			for i := range racers {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					v := fmt.Sprintf("v%d", i+1)
+					ok, err := s.CompareAndSwap(context.Background(), key, []byte("v0"), []byte(v), 0)
+					if err != nil {
+						errs <- err
+					}
+					if ok {
+						won.Add(1)
+						winner.Store(v)
+					}
+				}()
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				t.Errorf("CompareAndSwap: %v", err)
+			}
+			if n := won.Load(); n != 1 {
+				t.Fatalf("%d of %d concurrent CompareAndSwap calls from one value swapped it, want exactly 1", n, racers)
+			}
+			expectValue(t, s, key, winner.Load().(string))
+
+			// A swap to the same value renews its expiry, as a lock's
+			// holder does.
+			const ttl = 200 * time.Millisecond
+			v := []byte(winner.Load().(string))
+			if ok, err := s.CompareAndSwap(ctx, key, v, v, ttl); !ok || err != nil {
+				t.Fatalf("CompareAndSwap of the value held = %v, %v; want true, nil", ok, err)
+			}
+			waitFor(t, key+" to expire", func() bool {
+				_, err := s.Get(ctx, key)
+				return errors.Is(err, runtime.ErrNotFound)
+			})
+			if ok, err := s.CompareAndSwap(ctx, key, v, v, ttl); ok || err != nil {
+				t.Fatalf("CompareAndSwap of an expired key = %v, %v; want false, nil", ok, err)
+			}
+		})
+
+		t.Run("CompareAndDelete", func(t *testing.T) {
+			t.Parallel()
+			s := setupStore(t, factory)
+			ctx := t.Context()
+			key := queueName(t)
+			if ok, err := s.CompareAndDelete(ctx, key, []byte("a")); ok || err != nil {
+				t.Fatalf("CompareAndDelete of a missing key = %v, %v; want false, nil", ok, err)
+			}
+			if err := s.Put(ctx, key, []byte("mine"), time.Minute); err != nil {
+				t.Fatalf("Put: %v", err)
+			}
+			if ok, err := s.CompareAndDelete(ctx, key, []byte("theirs")); ok || err != nil {
+				t.Fatalf("CompareAndDelete of a value the key does not hold = %v, %v; want false, nil", ok, err)
+			}
+			expectValue(t, s, key, "mine")
+			if ok, err := s.CompareAndDelete(ctx, key, []byte("mine")); !ok || err != nil {
+				t.Fatalf("CompareAndDelete of the value held = %v, %v; want true, nil", ok, err)
+			}
+			if _, err := s.Get(ctx, key); !errors.Is(err, runtime.ErrNotFound) {
+				t.Fatalf("Get after CompareAndDelete: got %v, want runtime.ErrNotFound", err)
 			}
 		})
 
