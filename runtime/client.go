@@ -226,7 +226,7 @@ func (c *Client) releaseUnique(env *Envelope) {
 	// Best effort: the key's TTL frees it anyway.
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	_ = c.store.Delete(ctx, uniqueStoreKey(env.UniqueKey))
+	_, _ = c.store.CompareAndDelete(ctx, uniqueStoreKey(env.UniqueKey), []byte(env.ID))
 }
 
 func uniqueStoreKey(k string) string { return "unique:" + k }

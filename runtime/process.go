@@ -334,7 +334,9 @@ func (w *Worker) releaseUnique(env *Envelope) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 	defer cancel()
-	if err := w.cfg.Store.Delete(ctx, uniqueStoreKey(env.UniqueKey)); err != nil {
+	// Only this task's own claim: past its window, the key may be another
+	// task's.
+	if _, err := w.cfg.Store.CompareAndDelete(ctx, uniqueStoreKey(env.UniqueKey), []byte(env.ID)); err != nil {
 		w.log.Warn("taskgen: releasing unique key failed; it frees at the end of its window", "task", env.Task, "id", env.ID, "err", err)
 	}
 }

@@ -69,12 +69,15 @@ type Store interface {
 	// Delete removes key; a missing key is not an error.
 	Delete(ctx context.Context, key string) error
 	// CompareAndSwap stores value under key for ttl (zero: no expiry) only
-	// if key holds old, in one step, and reports whether it did. A lock's
-	// holder renews it this way (value equal to old), so that a lock that
-	// expired and passed to another holder is never overwritten.
+	// if key holds old, in one step, and reports whether it did. A key
+	// holds the value Get returns (a counter its decimal text); a missing
+	// key, or a set, holds none. A lock's holder renews it this way (value
+	// equal to old), so that a lock that expired and passed to another
+	// holder is never overwritten.
 	CompareAndSwap(ctx context.Context, key string, old, value []byte, ttl time.Duration) (bool, error)
-	// CompareAndDelete removes key only if it holds old, in one step, and
-	// reports whether it did.
+	// CompareAndDelete removes key only if it holds old, as for
+	// CompareAndSwap, in one step, and reports whether it did. A task's
+	// unique key and a lock are released this way.
 	CompareAndDelete(ctx context.Context, key string, old []byte) (bool, error)
 	// Incr adds delta to the integer under key (absent is 0), sets its ttl
 	// when ttl > 0, and returns the new value. The counter is stored as

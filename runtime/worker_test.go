@@ -338,6 +338,42 @@ func TestUniqueKey(t *testing.T) {
 	}
 }
 
+// A task that finishes after its unique window lapsed, and its key went to
+// another task, leaves the other task's claim alone.
+func TestUniqueKeyReleaseOwnClaimOnly(t *testing.T) {
+	t.Parallel()
+	b := setup(t, runtime.WorkerConfig{})
+	short := newTask("test.UniqueShort", "q", 0)
+	short.Def.Unique = 100 * time.Millisecond
+	long := newTask("test.UniqueLong", "q", 0)
+	long.Def.Unique = time.Hour
+	b.register(t, short, add)
+	release := make(chan struct{})
+	b.register(t, long, func(context.Context, *addArgs) (int, error) {
+		<-release // holds its claim until the test ends
+		return 0, nil
+	})
+	first := b.enqueue(t, short, 1, 1, runtime.UniqueKey("k"))
+	// Once the short window lapses, the key goes to a task of the other.
+	for deadline := time.Now().Add(eventually); ; time.Sleep(10 * time.Millisecond) {
+		_, err := runtime.Enqueue(t.Context(), b.c, long, &addArgs{}, runtime.UniqueKey("k"))
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, runtime.ErrDuplicate) || time.Now().After(deadline) {
+			t.Fatalf("enqueue with the key after the first task's window: %v", err)
+		}
+	}
+	b.start(t)
+	t.Cleanup(func() { close(release) }) // before the worker stops
+	if err := first.Wait(waitCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := runtime.Enqueue(t.Context(), b.c, long, &addArgs{}, runtime.UniqueKey("k")); !errors.Is(err, runtime.ErrDuplicate) {
+		t.Fatalf("enqueue while the second task holds the key: %v; want runtime.ErrDuplicate (the first task's completion freed the second's claim)", err)
+	}
+}
+
 func TestExpiredTaskIsDroppedAndRecorded(t *testing.T) {
 	t.Parallel()
 	b := setup(t, runtime.WorkerConfig{})

@@ -178,6 +178,28 @@ func TestPublishBatchOnePriority(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("bodies fetched (-want +got):\n%s", diff)
 	}
+
+	// A batch into an empty queue wakes a consumer waiting on it.
+	woke := make(chan int, 1)
+	go func() {
+		ds, _ := tr.Fetch(t.Context(), runtime.FetchRequest{Queues: []string{"idle"}, Max: 10, Lease: time.Minute})
+		woke <- len(ds)
+	}()
+	time.Sleep(100 * time.Millisecond) // let the fetch go to sleep
+	batch := []*runtime.Message{{ID: "x", Queue: "idle", Priority: 3}, {ID: "y", Queue: "idle", Priority: 3}}
+	for i, err := range tr.PublishBatch(t.Context(), batch) {
+		if err != nil {
+			t.Fatalf("message %d: %v", i, err)
+		}
+	}
+	select {
+	case n := <-woke:
+		if n == 0 {
+			t.Fatalf("the waiting fetch returned nothing")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("the waiting fetch did not wake within 10s of the batch")
+	}
 }
 
 // Client.EnqueueBatch returns nil only when every item is in Redis, and a

@@ -311,6 +311,51 @@ func runKVCases(t *testing.T, factory func(t *testing.T) runtime.Store) {
 			}
 		})
 
+		t.Run("CompareValues", func(t *testing.T) {
+			t.Parallel()
+			s := setupStore(t, factory)
+			ctx := t.Context()
+			key := queueName(t)
+
+			// A counter holds its decimal text, and stays one after a
+			// swap to another number.
+			if _, err := s.Incr(ctx, key+".n", 9, 0); err != nil {
+				t.Fatalf("Incr: %v", err)
+			}
+			if ok, err := s.CompareAndSwap(ctx, key+".n", []byte("9"), []byte("10"), 0); !ok || err != nil {
+				t.Fatalf("CompareAndSwap of a counter from its decimal text = %v, %v; want true, nil", ok, err)
+			}
+			if n, err := s.Incr(ctx, key+".n", 1, 0); n != 11 || err != nil {
+				t.Fatalf("Incr after the swap = %d, %v; want 11", n, err)
+			}
+			if ok, err := s.CompareAndDelete(ctx, key+".n", []byte("11")); !ok || err != nil {
+				t.Fatalf("CompareAndDelete of a counter from its decimal text = %v, %v; want true, nil", ok, err)
+			}
+
+			// An empty value is a value; a missing key holds none.
+			if ok, err := s.CompareAndSwap(ctx, key+".e", nil, []byte("x"), 0); ok || err != nil {
+				t.Fatalf("CompareAndSwap of a missing key from the empty value = %v, %v; want false, nil", ok, err)
+			}
+			if err := s.Put(ctx, key+".e", nil, 0); err != nil {
+				t.Fatalf("Put: %v", err)
+			}
+			if ok, err := s.CompareAndSwap(ctx, key+".e", []byte{}, []byte("x"), 0); !ok || err != nil {
+				t.Fatalf("CompareAndSwap of an empty value = %v, %v; want true, nil", ok, err)
+			}
+			expectValue(t, s, key+".e", "x")
+
+			// A swap without a TTL clears the expiry, as Put does.
+			const ttl = 100 * time.Millisecond
+			if err := s.Put(ctx, key+".t", []byte("v"), ttl); err != nil {
+				t.Fatalf("Put: %v", err)
+			}
+			if ok, err := s.CompareAndSwap(ctx, key+".t", []byte("v"), []byte("w"), 0); !ok || err != nil {
+				t.Fatalf("CompareAndSwap = %v, %v; want true, nil", ok, err)
+			}
+			time.Sleep(3 * ttl)
+			expectValue(t, s, key+".t", "w")
+		})
+
 		t.Run("CompareAndDelete", func(t *testing.T) {
 			t.Parallel()
 			s := setupStore(t, factory)
