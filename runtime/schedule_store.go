@@ -90,23 +90,24 @@ func (c *indexCache) set(idx *scheduleIndex) {
 	}
 }
 
-// readIndex reads the stored index; an absent one is empty.
-func (s *Scheduler) readIndex(ctx context.Context) (*scheduleIndex, error) {
+// readIndex reads the stored index, and returns it with its stored form;
+// an absent one is empty, and its stored form nil.
+func (s *Scheduler) readIndex(ctx context.Context) (*scheduleIndex, []byte, error) {
 	idx := &scheduleIndex{Schedules: map[string]*scheduleEntry{}}
 	b, err := s.store.Get(ctx, schedIndexKey)
 	if errors.Is(err, ErrNotFound) {
-		return idx, nil
+		return idx, nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("taskgen: read the schedules: %w", err)
+		return nil, nil, fmt.Errorf("taskgen: read the schedules: %w", err)
 	}
 	if err := json.Unmarshal(b, idx); err != nil {
-		return nil, fmt.Errorf("taskgen: read the schedules: %w", err)
+		return nil, nil, fmt.Errorf("taskgen: read the schedules: %w", err)
 	}
 	if idx.Schedules == nil {
 		idx.Schedules = map[string]*scheduleEntry{}
 	}
-	return idx, nil
+	return idx, b, nil
 }
 
 // load returns the current index: the cached one while the stored version
@@ -122,7 +123,7 @@ func (s *Scheduler) load(ctx context.Context) (*scheduleIndex, error) {
 	if idx := s.index.get(); idx != nil && idx.Version == v {
 		return idx, nil
 	}
-	idx, err := s.readIndex(ctx)
+	idx, _, err := s.readIndex(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -158,7 +159,7 @@ func (s *Scheduler) update(ctx context.Context, fn func(idx *scheduleIndex, rev 
 		return err
 	}
 	defer unlock()
-	idx, err := s.readIndex(ctx)
+	idx, old, err := s.readIndex(ctx)
 	if err != nil {
 		return err
 	}
@@ -170,23 +171,37 @@ func (s *Scheduler) update(ctx context.Context, fn func(idx *scheduleIndex, rev 
 	if err != nil || !changed {
 		return err
 	}
-	v, err := s.store.Incr(ctx, schedVersionKey, 1, 0)
+	idx.Version = cur + 1
+	b, err := json.Marshal(idx)
 	if err != nil {
 		return fmt.Errorf("taskgen: write the schedules: %w", err)
+	}
+	// The lock keeps other writers out, but one whose change outlasted
+	// the lock's TTL may meet the writer that took the lock over: the
+	// index is written only if it is still the one this change was made
+	// to, so that neither change is lost unseen.
+	var ok bool
+	if old == nil {
+		ok, err = s.store.PutNX(ctx, schedIndexKey, b, 0)
+	} else {
+		ok, err = s.store.CompareAndSwap(ctx, schedIndexKey, old, b, 0)
+	}
+	switch {
+	case err != nil:
+		return fmt.Errorf("taskgen: write the schedules: %w", err)
+	case !ok:
+		return errors.New("taskgen: write the schedules: another writer changed them meanwhile (this change outlasted the lock's TTL); nothing was written")
+	}
+	v, err := s.store.Incr(ctx, schedVersionKey, 1, 0)
+	if err != nil {
+		// Schedulers read the index again only when the version moves.
+		return fmt.Errorf("taskgen: write the schedules: the change is stored, but moving their version failed, so other schedulers may not see it before the next change: %w", err)
 	}
 	if v != cur+1 {
 		// Only a writer without the lock moves the counter; the entries
 		// this change wrote carry a Rev it has not, which is harmless:
 		// a Rev only needs to differ from the previous one.
 		s.log.Warn("taskgen: the schedules' version moved under the lock", "want", cur+1, "got", v)
-	}
-	idx.Version = v
-	b, err := json.Marshal(idx)
-	if err != nil {
-		return fmt.Errorf("taskgen: write the schedules: %w", err)
-	}
-	if err := s.store.Put(ctx, schedIndexKey, b, 0); err != nil {
-		return fmt.Errorf("taskgen: write the schedules: %w", err)
 	}
 	s.index.set(idx)
 	return nil

@@ -539,3 +539,50 @@ func TestSchedulerNoStore(t *testing.T) {
 		t.Errorf("Run = %v, want a no-store error", err)
 	}
 }
+
+// meddler is a store in which another writer rewrites the schedule index
+// just before a scheduler's write of it lands.
+type meddler struct {
+	runtime.Store
+	armed bool
+}
+
+func (m *meddler) CompareAndSwap(ctx context.Context, key string, old, value []byte, ttl time.Duration) (bool, error) {
+	if m.armed && key == "sched:index" {
+		m.armed = false
+		if err := m.Store.Put(ctx, key, append(slices.Clone(old), ' '), 0); err != nil {
+			return false, err
+		}
+	}
+	return m.Store.CompareAndSwap(ctx, key, old, value, ttl)
+}
+
+// A change to the schedules that would overwrite another writer's is not
+// written, and says so: a writer whose change outlasted the index lock's
+// TTL loses no one's change.
+func TestSchedulerWriteConflict(t *testing.T) {
+	t.Parallel()
+	tr := memory.New()
+	t.Cleanup(func() { tr.Close() })
+	m := &meddler{Store: tr}
+	s := runtime.NewScheduler(m, runtime.NewClient(tr))
+	task := newTask("sched.Conflict", "sched-conflict", 0)
+	if err := s.Add(t.Context(), "first", "@every 1h", runtime.NewSig(task, &addArgs{A: 1})); err != nil {
+		t.Fatal(err)
+	}
+	before, err := tr.Get(t.Context(), "sched:index")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.armed = true
+	if err := s.Add(t.Context(), "second", "@every 1h", runtime.NewSig(task, &addArgs{A: 2})); err == nil || !strings.Contains(err.Error(), "another writer") {
+		t.Fatalf("Add over another writer's change: %v; want an error saying another writer changed the schedules", err)
+	}
+	after, err := tr.Get(t.Context(), "sched:index")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := append(before, ' '); string(after) != string(want) {
+		t.Fatalf("stored index after the refused write:\n%s\nwant the other writer's:\n%s", after, want)
+	}
+}
