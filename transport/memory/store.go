@@ -225,6 +225,12 @@ func (t *Transport) putLocked(key string, value []byte, now time.Time, ttl time.
 // PutNX stores a copy of value under key only if key is absent or expired,
 // and reports whether it did.
 func (t *Transport) PutNX(_ context.Context, key string, value []byte, ttl time.Duration) (bool, error) {
+	return t.putIf(key, value, ttl, func(now time.Time) bool { return t.liveKeyLocked(key, now) == nil })
+}
+
+// putIf stores a copy of value under key for ttl if cond, called under
+// the store's lock, holds, and reports whether it did.
+func (t *Transport) putIf(key string, value []byte, ttl time.Duration, cond func(now time.Time) bool) (bool, error) {
 	value = bytes.Clone(value)
 	now := time.Now()
 	t.smu.Lock()
@@ -232,7 +238,7 @@ func (t *Transport) PutNX(_ context.Context, key string, value []byte, ttl time.
 	if t.closed.Load() {
 		return false, runtime.ErrClosed
 	}
-	if t.liveKeyLocked(key, now) != nil {
+	if !cond(now) {
 		return false, nil
 	}
 	t.putLocked(key, value, now, ttl)
@@ -275,18 +281,7 @@ func (t *Transport) Delete(_ context.Context, key string) error {
 // CompareAndSwap stores a copy of value under key for ttl (zero: no
 // expiry) only if key holds old, and reports whether it did.
 func (t *Transport) CompareAndSwap(_ context.Context, key string, old, value []byte, ttl time.Duration) (bool, error) {
-	value = bytes.Clone(value)
-	now := time.Now()
-	t.smu.Lock()
-	defer t.smu.Unlock()
-	if t.closed.Load() {
-		return false, runtime.ErrClosed
-	}
-	if !t.holdsLocked(key, old, now) {
-		return false, nil
-	}
-	t.putLocked(key, value, now, ttl)
-	return true, nil
+	return t.putIf(key, value, ttl, func(now time.Time) bool { return t.holdsLocked(key, old, now) })
 }
 
 // CompareAndDelete removes key only if it holds old, and reports whether
