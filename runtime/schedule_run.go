@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -14,7 +15,19 @@ type schedState struct {
 	tk   ticker    // nil when the spec does not parse
 	from time.Time // ticks up to here are handled
 	next time.Time // the first tick after from; zero for none
+	// A tick this Run could not fire (the store or the broker failed) is
+	// tried again from retryAt, while it is the latest due; failures
+	// counts the tries, for the backoff.
+	retryAt  time.Time
+	failures int
 }
+
+// Retries of a tick that could not be fired wait from schedRetryMin,
+// doubling, up to schedRetryMax.
+const (
+	schedRetryMin = 250 * time.Millisecond
+	schedRetryMax = 30 * time.Second
+)
 
 // Run fires the schedules until ctx is done, then returns nil; it returns
 // an error at once only when the scheduler has no store or no client. Any number
@@ -62,11 +75,11 @@ func (s *Scheduler) Run(ctx context.Context) error {
 			if e.Paused || st.next.IsZero() {
 				continue
 			}
-			if now := time.Now(); !now.Before(st.next) {
+			if now := time.Now(); !now.Before(st.next) && !now.Before(st.retryAt) {
 				s.due(ctx, name, e, st, now)
 			}
-			if !st.next.IsZero() && st.next.Before(wake) {
-				wake = st.next
+			if at := later(st.next, st.retryAt); !st.next.IsZero() && at.Before(wake) {
+				wake = at
 			}
 		}
 		timer.Reset(max(time.Until(wake), 0))
@@ -114,17 +127,37 @@ func (s *Scheduler) due(ctx context.Context, name string, e *scheduleEntry, st *
 		// before the latest, which other processes may have fired.
 		s.log.Debug("taskgen: scheduler: ticks passed over", "schedule", name, "from", st.next, "to", tick)
 	}
+	from, next := st.from, st.next
 	st.from, st.next = tick, st.tk.Next(tick)
 	if late := now.Sub(tick); late > s.maxLate && e.Missed != MissedRunOnce {
 		s.log.Info("taskgen: scheduler: tick skipped: late", "schedule", name, "tick", tick, "late", late)
+		st.failures, st.retryAt = 0, time.Time{}
 		return
 	}
-	s.fire(ctx, name, e, tick, st.next)
+	if !s.fire(ctx, name, e, tick, st.next) && ctx.Err() == nil {
+		// Not fired, and free for another try: this Run tries the tick
+		// again after a pause, while it is the latest due and not late.
+		st.from, st.next = from, next
+		st.retryAt = now.Add(min(schedRetryMin<<min(st.failures, 10), schedRetryMax))
+		st.failures++
+		return
+	}
+	st.failures, st.retryAt = 0, time.Time{}
+}
+
+// later returns the later of a and b.
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
 // fire claims tick of schedule name and, if this call got the claim,
-// enqueues the schedule's task or workflow.
-func (s *Scheduler) fire(ctx context.Context, name string, e *scheduleEntry, tick, next time.Time) {
+// enqueues the schedule's task or workflow. It returns false when the tick
+// was not fired and may be tried again: the claim or the enqueue failed,
+// and the claim, if taken, was given back.
+func (s *Scheduler) fire(ctx context.Context, name string, e *scheduleEntry, tick, next time.Time) bool {
 	id := ScheduleTaskID(name, tick)
 	log := s.log.With("schedule", name, "tick", tick, "id", id)
 	// The claim outlives every moment a scheduler may still try this tick:
@@ -133,31 +166,44 @@ func (s *Scheduler) fire(ctx context.Context, name string, e *scheduleEntry, tic
 	if !next.IsZero() {
 		period = next.Sub(tick)
 	}
-	won, err := s.store.PutNX(ctx, schedClaimKey(name, tick), []byte(s.id), period+time.Minute)
+	claim, mine := schedClaimKey(name, tick), []byte(s.id)
+	won, err := s.store.PutNX(ctx, claim, mine, period+time.Minute)
+	if err == nil && !won {
+		// A claim of this scheduler's own whose reply was lost, or whose
+		// release failed, is still its to fire.
+		var held []byte
+		if held, err = s.store.Get(ctx, claim); err == nil {
+			won = string(held) == s.id
+		} else if errors.Is(err, ErrNotFound) {
+			err = errors.New("the claim was held, then gone")
+		}
+	}
 	if err != nil {
-		log.Warn("taskgen: scheduler: claiming the tick failed", "err", err)
-		return
+		log.Warn("taskgen: scheduler: claiming the tick failed; trying again", "err", err)
+		return false
 	}
 	if !won {
-		return
+		return true
 	}
 	nodes, err := e.nodes()
 	if err != nil {
 		log.Error("taskgen: scheduler: the schedule's task does not decode", "err", err)
-		return
+		return true
 	}
 	task := workflowTask
 	if isSingleTask(nodes) {
 		task = nodes[0].Def.Name
 	}
+	failed := fmt.Sprintf("schedule %q: fire failed", name)
 	if e.NoOverlap {
-		if prev, running := s.running(ctx, name); running {
+		if prev, running := s.running(ctx, name); running && prev != id {
 			log.Info("taskgen: scheduler: tick skipped: the previous run is still going", "previous", prev)
-			return
+			return true
 		}
 		// The previous-run check reads this record: without it, a task
-		// enqueued and not yet started would look finished.
-		if _, err := s.store.GetRecord(ctx, id); errors.Is(err, ErrNotFound) {
+		// enqueued and not yet started would look finished. A failed try
+		// of this tick left a failed record, which a new try replaces.
+		if r, err := s.store.GetRecord(ctx, id); errors.Is(err, ErrNotFound) || err == nil && r.State == StateFailed && strings.HasPrefix(r.Error, failed) {
 			r := &Record{ID: id, Task: task, Queue: nodes[0].queue(), State: StatePending, UpdatedAt: time.Now()}
 			if err := s.store.PutRecord(ctx, r, defaultWorkflowTTL); err != nil {
 				log.Warn("taskgen: scheduler: writing the pending record failed", "err", err)
@@ -174,17 +220,27 @@ func (s *Scheduler) fire(ctx context.Context, name string, e *scheduleEntry, tic
 	if err := s.enqueue(ctx, id, nodes); err != nil {
 		if errors.Is(err, ErrDuplicateTask) {
 			log.Info("taskgen: scheduler: tick fired already", "err", err)
-			return
+			return true
 		}
-		log.Error("taskgen: scheduler: fire failed", "task", task, "err", err)
+		log.Error("taskgen: scheduler: fire failed; trying again", "task", task, "err", err)
+		bg := context.WithoutCancel(ctx)
 		if e.NoOverlap {
+			// Should no try succeed, the next tick must not wait for
+			// this one.
 			r := &Record{ID: id, Task: task, Queue: nodes[0].queue(), State: StateFailed,
-				Error: fmt.Sprintf("schedule %q: fire failed: %v", name, err), UpdatedAt: time.Now()}
-			_ = s.store.PutRecord(context.WithoutCancel(ctx), r, defaultWorkflowTTL)
+				Error: fmt.Sprintf("%s: %v", failed, err), UpdatedAt: time.Now()}
+			_ = s.store.PutRecord(bg, r, defaultWorkflowTTL)
 		}
-		return
+		// Give the claim back, so that this scheduler or another can
+		// try the tick again. Should this fail, the claim is still this
+		// scheduler's own, which its next try recognises.
+		if _, err := s.store.CompareAndDelete(bg, claim, mine); err != nil {
+			log.Warn("taskgen: scheduler: giving the claim back failed", "err", err)
+		}
+		return false
 	}
 	log.Info("taskgen: scheduler: fired", "task", task)
+	return true
 }
 
 // running reports whether schedule name's last fired task or workflow has

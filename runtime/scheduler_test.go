@@ -586,3 +586,70 @@ func TestSchedulerWriteConflict(t *testing.T) {
 		t.Fatalf("stored index after the refused write:\n%s\nwant the other writer's:\n%s", after, want)
 	}
 }
+
+// flakyPublish is a transport whose first publishes fail, as a broker's
+// brief outage makes them.
+type flakyPublish struct {
+	schedStore
+	mu     sync.Mutex
+	fails  int      // publishes still to fail
+	failed []string // the IDs they carried
+}
+
+func (f *flakyPublish) Publish(ctx context.Context, msg *runtime.Message) error {
+	f.mu.Lock()
+	if f.fails > 0 {
+		f.fails--
+		f.failed = append(f.failed, msg.ID)
+		f.mu.Unlock()
+		return errors.New("connection reset")
+	}
+	f.mu.Unlock()
+	return f.schedStore.Publish(ctx, msg)
+}
+
+// A tick whose enqueue failed is tried again, and fires, while it is the
+// latest due: a broker's brief outage at the tick's moment loses no run.
+// With NoOverlap, the failed record a failed try leaves neither blocks the
+// next try nor makes the tick look run.
+func TestSchedulerRetriesFailedFire(t *testing.T) {
+	t.Parallel()
+	for _, noOverlap := range []bool{false, true} {
+		t.Run(fmt.Sprintf("NoOverlap=%v", noOverlap), func(t *testing.T) {
+			t.Parallel()
+			onStores(t, func(t *testing.T, tr schedStore) {
+				testRetriesFailedFire(t, tr, noOverlap)
+			})
+		})
+	}
+}
+
+func testRetriesFailedFire(t *testing.T, tr schedStore, noOverlap bool) {
+	task := newTask("sched.Retry", "sched-retry", 0)
+	var log fireLog
+	flaky := &flakyPublish{schedStore: tr, fails: 2}
+	s := runtime.NewScheduler(tr, runtime.NewClient(flaky), runtime.SchedulerLogger(log.logger()))
+	var opts []runtime.ScheduleOption
+	if noOverlap {
+		opts = append(opts, runtime.NoOverlap())
+	}
+	// Ticks 4 s apart: the tries (after 250 ms, then 500 ms) come well
+	// before the next tick.
+	if err := s.Add(t.Context(), "retry", "@every 4s", runtime.NewSig(task, &addArgs{A: 1}), opts...); err != nil {
+		t.Fatal(err)
+	}
+	runScheduler(t, s)
+	ids := log.waitFired(t, 1)
+	flaky.mu.Lock()
+	failed := slices.Clone(flaky.failed)
+	flaky.mu.Unlock()
+	if len(failed) != 2 || failed[0] != failed[1] || ids[0] != failed[0] {
+		t.Fatalf("failed publishes of %v, then fired %v; want two failed tries of the first tick, then that tick fired", failed, ids)
+	}
+	if noOverlap {
+		r, err := tr.GetRecord(t.Context(), ids[0])
+		if err != nil || r.State != runtime.StatePending {
+			t.Fatalf("record of the tick fired on its third try: %+v, %v; want it pending (no worker runs)", r, err)
+		}
+	}
+}
