@@ -15,14 +15,21 @@ type schedState struct {
 	tk   ticker    // nil when the spec does not parse
 	from time.Time // ticks up to here are handled
 	next time.Time // the first tick after from; zero for none
-	// A tick this Run could not fire (the store or the broker failed) is
-	// tried again from retryAt, while it is the latest due; failures
-	// counts the tries, for the backoff.
-	retryAt  time.Time
+	// retry is a single-task tick this Run could not fire (the store or
+	// the broker failed), tried again until it fires, the next tick comes
+	// due, or it is late.
+	retry *schedRetry
+}
+
+// schedRetry is a tick to try again.
+type schedRetry struct {
+	tick     time.Time
+	token    []byte    // this Run's claim on the tick, the same at each try
+	at       time.Time // the next try
 	failures int
 }
 
-// Retries of a tick that could not be fired wait from schedRetryMin,
+// Tries of a tick that could not be fired wait from schedRetryMin,
 // doubling, up to schedRetryMax.
 const (
 	schedRetryMin = 250 * time.Millisecond
@@ -72,13 +79,20 @@ func (s *Scheduler) Run(ctx context.Context) error {
 				st = s.start(ctx, name, e)
 				states[name] = st
 			}
-			if e.Paused || st.next.IsZero() {
+			if e.Paused || st.next.IsZero() && st.retry == nil {
 				continue
 			}
-			if now := time.Now(); !now.Before(st.next) && !now.Before(st.retryAt) {
-				s.due(ctx, name, e, st, now)
+			switch now := time.Now(); {
+			case !st.next.IsZero() && !now.Before(st.next):
+				s.due(ctx, name, e, st, now) // a newer tick goes before a retry
+			case st.retry != nil && !now.Before(st.retry.at):
+				s.retryTick(ctx, name, e, st, now)
 			}
-			if at := later(st.next, st.retryAt); !st.next.IsZero() && at.Before(wake) {
+			at := st.next
+			if r := st.retry; r != nil && (at.IsZero() || r.at.Before(at)) {
+				at = r.at
+			}
+			if !at.IsZero() && at.Before(wake) {
 				wake = at
 			}
 		}
@@ -127,37 +141,43 @@ func (s *Scheduler) due(ctx context.Context, name string, e *scheduleEntry, st *
 		// before the latest, which other processes may have fired.
 		s.log.Debug("taskgen: scheduler: ticks passed over", "schedule", name, "from", st.next, "to", tick)
 	}
-	from, next := st.from, st.next
+	st.retry = nil
 	st.from, st.next = tick, st.tk.Next(tick)
 	if late := now.Sub(tick); late > s.maxLate && e.Missed != MissedRunOnce {
 		s.log.Info("taskgen: scheduler: tick skipped: late", "schedule", name, "tick", tick, "late", late)
-		st.failures, st.retryAt = 0, time.Time{}
 		return
 	}
-	if !s.fire(ctx, name, e, tick, st.next) && ctx.Err() == nil {
-		// Not fired, and free for another try: this Run tries the tick
-		// again after a pause, while it is the latest due and not late.
-		st.from, st.next = from, next
-		st.retryAt = now.Add(min(schedRetryMin<<min(st.failures, 10), schedRetryMax))
-		st.failures++
+	s.try(ctx, name, e, st, &schedRetry{tick: tick, token: []byte(newTaskID())})
+}
+
+// retryTick tries again the tick that st.retry holds, unless it is late.
+func (s *Scheduler) retryTick(ctx context.Context, name string, e *scheduleEntry, st *schedState, now time.Time) {
+	r := st.retry
+	st.retry = nil
+	if late := now.Sub(r.tick); late > s.maxLate && e.Missed != MissedRunOnce {
+		s.log.Info("taskgen: scheduler: tick skipped: late", "schedule", name, "tick", r.tick, "late", late, "tries", r.failures)
 		return
 	}
-	st.failures, st.retryAt = 0, time.Time{}
+	s.try(ctx, name, e, st, r)
 }
 
-// later returns the later of a and b.
-func later(a, b time.Time) time.Time {
-	if b.After(a) {
-		return b
+// try fires r's tick, and keeps it in st.retry, with its next try, when
+// it could not be fired and may be tried again.
+func (s *Scheduler) try(ctx context.Context, name string, e *scheduleEntry, st *schedState, r *schedRetry) {
+	if s.fire(ctx, name, e, r.tick, st.tk.Next(r.tick), r.token, r.failures > 0) || ctx.Err() != nil {
+		return
 	}
-	return a
+	r.at = time.Now().Add(min(schedRetryMin<<min(r.failures, 10), schedRetryMax))
+	r.failures++
+	st.retry = r
 }
 
-// fire claims tick of schedule name and, if this call got the claim,
-// enqueues the schedule's task or workflow. It returns false when the tick
-// was not fired and may be tried again: the claim or the enqueue failed,
-// and the claim, if taken, was given back.
-func (s *Scheduler) fire(ctx context.Context, name string, e *scheduleEntry, tick, next time.Time) bool {
+// fire claims tick of schedule name with token and, if this call got the
+// claim, enqueues the schedule's task or workflow. again says an earlier
+// call tried the tick with the same token. fire returns false when the
+// tick was not fired and may be tried again: the claim failed, or the
+// enqueue of a single task did, and the claim was given back.
+func (s *Scheduler) fire(ctx context.Context, name string, e *scheduleEntry, tick, next time.Time, token []byte, again bool) bool {
 	id := ScheduleTaskID(name, tick)
 	log := s.log.With("schedule", name, "tick", tick, "id", id)
 	// The claim outlives every moment a scheduler may still try this tick:
@@ -166,14 +186,14 @@ func (s *Scheduler) fire(ctx context.Context, name string, e *scheduleEntry, tic
 	if !next.IsZero() {
 		period = next.Sub(tick)
 	}
-	claim, mine := schedClaimKey(name, tick), []byte(s.id)
-	won, err := s.store.PutNX(ctx, claim, mine, period+time.Minute)
-	if err == nil && !won {
-		// A claim of this scheduler's own whose reply was lost, or whose
-		// release failed, is still its to fire.
+	claim := schedClaimKey(name, tick)
+	won, err := s.store.PutNX(ctx, claim, token, period+time.Minute)
+	if err == nil && !won && again {
+		// An earlier try's claim whose reply was lost, or whose release
+		// failed, is still this try's.
 		var held []byte
 		if held, err = s.store.Get(ctx, claim); err == nil {
-			won = string(held) == s.id
+			won = string(held) == string(token)
 		} else if errors.Is(err, ErrNotFound) {
 			err = errors.New("the claim was held, then gone")
 		}
@@ -196,7 +216,7 @@ func (s *Scheduler) fire(ctx context.Context, name string, e *scheduleEntry, tic
 	}
 	failed := fmt.Sprintf("schedule %q: fire failed", name)
 	if e.NoOverlap {
-		if prev, running := s.running(ctx, name); running && prev != id {
+		if prev, running := s.running(ctx, name); running {
 			log.Info("taskgen: scheduler: tick skipped: the previous run is still going", "previous", prev)
 			return true
 		}
@@ -210,34 +230,46 @@ func (s *Scheduler) fire(ctx context.Context, name string, e *scheduleEntry, tic
 			}
 		}
 	}
+	if err := s.enqueue(ctx, id, nodes); err != nil {
+		if errors.Is(err, ErrDuplicateTask) {
+			log.Info("taskgen: scheduler: tick fired already", "err", err)
+			return true
+		}
+		single := isSingleTask(nodes)
+		if single {
+			log.Error("taskgen: scheduler: fire failed; trying again", "task", task, "err", err)
+		} else {
+			// Some of the workflow's tasks may have started: it is not
+			// started again.
+			log.Error("taskgen: scheduler: fire failed", "task", task, "err", err)
+		}
+		bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), opTimeout)
+		defer cancel()
+		if e.NoOverlap {
+			r := &Record{ID: id, Task: task, Queue: nodes[0].queue(), State: StateFailed,
+				Error: fmt.Sprintf("%s: %v", failed, err), UpdatedAt: time.Now()}
+			_ = s.store.PutRecord(bg, r, defaultWorkflowTTL)
+		}
+		if !single {
+			return true
+		}
+		// Give the claim back, so that this scheduler or another can try
+		// the tick again. Should this fail, the claim is still this
+		// try's, which the next one recognises.
+		if _, err := s.store.CompareAndDelete(bg, claim, token); err != nil {
+			log.Warn("taskgen: scheduler: giving the claim back failed", "err", err)
+		}
+		return false
+	}
+	// The last fire is recorded once it happened: NoOverlap's check of
+	// the next tick reads its record, and a tick that never fired must
+	// not hold the next back.
 	last, err := json.Marshal(lastRun{Tick: tick, ID: id})
 	if err == nil {
 		err = s.store.Put(ctx, schedLastKey(name), last, 2*period+defaultWorkflowTTL)
 	}
 	if err != nil {
 		log.Warn("taskgen: scheduler: recording the fire failed", "err", err)
-	}
-	if err := s.enqueue(ctx, id, nodes); err != nil {
-		if errors.Is(err, ErrDuplicateTask) {
-			log.Info("taskgen: scheduler: tick fired already", "err", err)
-			return true
-		}
-		log.Error("taskgen: scheduler: fire failed; trying again", "task", task, "err", err)
-		bg := context.WithoutCancel(ctx)
-		if e.NoOverlap {
-			// Should no try succeed, the next tick must not wait for
-			// this one.
-			r := &Record{ID: id, Task: task, Queue: nodes[0].queue(), State: StateFailed,
-				Error: fmt.Sprintf("%s: %v", failed, err), UpdatedAt: time.Now()}
-			_ = s.store.PutRecord(bg, r, defaultWorkflowTTL)
-		}
-		// Give the claim back, so that this scheduler or another can
-		// try the tick again. Should this fail, the claim is still this
-		// scheduler's own, which its next try recognises.
-		if _, err := s.store.CompareAndDelete(bg, claim, mine); err != nil {
-			log.Warn("taskgen: scheduler: giving the claim back failed", "err", err)
-		}
-		return false
 	}
 	log.Info("taskgen: scheduler: fired", "task", task)
 	return true

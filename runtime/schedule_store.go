@@ -12,11 +12,13 @@ import (
 
 // The Store has no key listing, so the schedules live in one index key,
 // a JSON document, beside a version counter. Writers change the index
-// under a lock (a PutNX key with a TTL), take a new version from the
-// counter (Incr) and write the index carrying it; readers poll the counter
-// and read the index again only when it moved. A writer that stalls past
-// the lock's TTL could lose a concurrent writer's change; the lock's TTL is
-// far above the few store calls a change takes.
+// under a lock (a PutNX key with a TTL): they write the index, carrying
+// the next version, only if it is still the one they read
+// (CompareAndSwap), then move the counter to that version; readers poll
+// the counter and read the index again only when it moved. A writer that
+// stalled past the lock's TTL finds the index changed and fails, so no
+// change is lost unseen; a writer that stored the index but failed to move
+// the counter leaves it to the next writer to move.
 
 // Store keys of the scheduler.
 const (
@@ -69,24 +71,27 @@ func (e *scheduleEntry) nodes() ([]*wfNode, error) {
 	return nodes, nil
 }
 
-// indexCache is the last index a scheduler read or wrote.
+// indexCache is the last index a scheduler read or wrote, with the
+// counter's value read before it: the index is at least as new as that.
 type indexCache struct {
 	mu  sync.Mutex
 	idx *scheduleIndex
+	ver int64
 }
 
-func (c *indexCache) get() *scheduleIndex {
+func (c *indexCache) get() (*scheduleIndex, int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.idx
+	return c.idx, c.ver
 }
 
-// set keeps idx unless the cache holds a newer one.
-func (c *indexCache) set(idx *scheduleIndex) {
+// set keeps idx, read when the counter was ver, unless the cache holds
+// one read later.
+func (c *indexCache) set(ver int64, idx *scheduleIndex) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.idx == nil || idx.Version >= c.idx.Version {
-		c.idx = idx
+	if c.idx == nil || ver >= c.ver {
+		c.idx, c.ver = idx, ver
 	}
 }
 
@@ -120,14 +125,16 @@ func (s *Scheduler) load(ctx context.Context) (*scheduleIndex, error) {
 	if err != nil {
 		return nil, err
 	}
-	if idx := s.index.get(); idx != nil && idx.Version == v {
+	if idx, ver := s.index.get(); idx != nil && ver == v {
 		return idx, nil
 	}
+	// Writers store the index before they move the counter: the index
+	// read now is at least as new as v says.
 	idx, _, err := s.readIndex(ctx)
 	if err != nil {
 		return nil, err
 	}
-	s.index.set(idx)
+	s.index.set(v, idx)
 	return idx, nil
 }
 
@@ -163,13 +170,22 @@ func (s *Scheduler) update(ctx context.Context, fn func(idx *scheduleIndex, rev 
 	if err != nil {
 		return err
 	}
-	cur, err := s.version(ctx)
+	counter, err := s.version(ctx)
 	if err != nil {
 		return err
 	}
+	// The index may be ahead of the counter: a writer stored it and
+	// failed to move the counter, which this one does.
+	cur := max(counter, idx.Version)
 	changed, err := fn(idx, cur+1, time.Now())
-	if err != nil || !changed {
+	if err != nil {
 		return err
+	}
+	if !changed {
+		if idx.Version > counter {
+			return s.moveVersion(ctx, counter, idx)
+		}
+		return nil
 	}
 	idx.Version = cur + 1
 	b, err := json.Marshal(idx)
@@ -192,18 +208,27 @@ func (s *Scheduler) update(ctx context.Context, fn func(idx *scheduleIndex, rev 
 	case !ok:
 		return errors.New("taskgen: write the schedules: another writer changed them meanwhile (this change outlasted the lock's TTL); nothing was written")
 	}
-	v, err := s.store.Incr(ctx, schedVersionKey, 1, 0)
+	return s.moveVersion(ctx, counter, idx)
+}
+
+// moveVersion moves the version counter, read as counter, to idx's
+// version, once idx is stored.
+func (s *Scheduler) moveVersion(ctx context.Context, counter int64, idx *scheduleIndex) error {
+	v, err := s.store.Incr(ctx, schedVersionKey, idx.Version-counter, 0)
 	if err != nil {
-		// Schedulers read the index again only when the version moves.
+		// Schedulers read the index again only when the counter moves;
+		// the next change of the schedules moves it.
 		return fmt.Errorf("taskgen: write the schedules: the change is stored, but moving their version failed, so other schedulers may not see it before the next change: %w", err)
 	}
-	if v != cur+1 {
+	if v != idx.Version {
 		// Only a writer without the lock moves the counter; the entries
 		// this change wrote carry a Rev it has not, which is harmless:
-		// a Rev only needs to differ from the previous one.
-		s.log.Warn("taskgen: the schedules' version moved under the lock", "want", cur+1, "got", v)
+		// a Rev only needs to differ from the previous one. Readers see
+		// the counter move, and read the index again.
+		s.log.Warn("taskgen: the schedules' version moved under the lock", "want", idx.Version, "got", v)
+		return nil
 	}
-	s.index.set(idx)
+	s.index.set(v, idx)
 	return nil
 }
 

@@ -14,13 +14,20 @@ import (
 
 // A Scheduler fires tasks and workflows on cron schedules or at fixed
 // intervals (Celery's beat). Schedules live in the Store, so any number of
-// scheduler processes share them: each tick of a schedule fires exactly
-// once, whichever processes run, because a process fires a tick only after
-// it claims the tick in the Store (PutNX of a key per schedule and tick).
+// scheduler processes share them: each tick of a schedule fires once,
+// whichever processes run, because a process fires a tick only after it
+// claims the tick in the Store (PutNX of a key per schedule and tick).
 // There is no leader: a process that dies costs at most the tick it had
-// claimed and not yet enqueued, and the others go on with the next. Each
-// process fires by its own clock, so their clocks should agree (NTP): a
-// process whose clock runs ahead fires its ticks early.
+// claimed and not yet enqueued, and the others go on with the next. A
+// single task's tick whose claim or enqueue failed (the store or the
+// broker briefly unreachable) gives its claim back and is tried again,
+// after 250 ms and then doubling pauses, until it fires, the next tick
+// comes due, or it is later than SchedulerMaxLate (under MissedSkip); an
+// enqueue that failed after the broker took the task may so fire it
+// twice, under the same ID. A workflow's tick is not tried again, as some
+// of its tasks may have started. Each process fires by its own clock, so
+// their clocks should agree (NTP): a process whose clock runs ahead fires
+// its ticks early.
 //
 // A fired task has the ID "<name>@<tick>" (the tick in RFC 3339, UTC), so
 // a second fire of the same tick would also be refused by the transport

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -587,25 +588,87 @@ func TestSchedulerWriteConflict(t *testing.T) {
 	}
 }
 
-// flakyPublish is a transport whose first publishes fail, as a broker's
-// brief outage makes them.
+// flakyPublish is a transport whose first publishes, or those until a
+// time, fail, as a broker's brief outage makes them.
 type flakyPublish struct {
 	schedStore
-	mu     sync.Mutex
-	fails  int      // publishes still to fail
-	failed []string // the IDs they carried
+	mu        sync.Mutex
+	fails     int       // publishes still to fail
+	until     time.Time // publishes before it fail
+	failed    []string  // the IDs they carried
+	published []time.Time
 }
 
 func (f *flakyPublish) Publish(ctx context.Context, msg *runtime.Message) error {
 	f.mu.Lock()
-	if f.fails > 0 {
+	if f.fails > 0 || time.Now().Before(f.until) {
 		f.fails--
 		f.failed = append(f.failed, msg.ID)
 		f.mu.Unlock()
 		return errors.New("connection reset")
 	}
+	f.published = append(f.published, time.Now())
 	f.mu.Unlock()
 	return f.schedStore.Publish(ctx, msg)
+}
+
+// After an outage, the next tick fires on time: the pauses between tries
+// of the ticks that failed do not hold it back.
+func TestSchedulerFiresOnTimeAfterOutage(t *testing.T) {
+	t.Parallel()
+	tr := memory.New()
+	t.Cleanup(func() { tr.Close() })
+	task := newTask("sched.Outage", "sched-outage", 0)
+	var log fireLog
+	end := time.Now().Add(9500 * time.Millisecond)
+	flaky := &flakyPublish{schedStore: tr, until: end}
+	s := runtime.NewScheduler(tr, runtime.NewClient(flaky), runtime.SchedulerLogger(log.logger()))
+	if err := s.Add(t.Context(), "outage", "@every 1s", runtime.NewSig(task, &addArgs{A: 1})); err != nil {
+		t.Fatal(err)
+	}
+	runScheduler(t, s)
+	var first time.Time
+	for first.IsZero() {
+		if time.Now().After(end.Add(eventually)) {
+			t.Fatalf("no fire %v after the outage ended", eventually)
+		}
+		time.Sleep(20 * time.Millisecond)
+		flaky.mu.Lock()
+		if len(flaky.published) > 0 {
+			first = flaky.published[0]
+		}
+		flaky.mu.Unlock()
+	}
+	// The first tick after the outage is at most 1 s after its end.
+	if late := first.Sub(end); late > 2*time.Second {
+		t.Fatalf("first fire %v after the outage ended; want the next tick, within 1 s", late)
+	}
+}
+
+// Two Runs of one Scheduler fire each tick once, as two schedulers do.
+func TestSchedulerTwoRunsFireOnce(t *testing.T) {
+	t.Parallel()
+	tr := memory.New()
+	t.Cleanup(func() { tr.Close() })
+	task := newTask("sched.TwoRuns", "sched-two-runs", 0)
+	var log fireLog
+	s := runtime.NewScheduler(tr, runtime.NewClient(tr), runtime.SchedulerLogger(log.logger()))
+	if err := s.Add(t.Context(), "two", "@every 200ms", runtime.NewSig(task, &addArgs{A: 1})); err != nil {
+		t.Fatal(err)
+	}
+	// A worker that runs each task at once: the task ID no longer guards
+	// against a second enqueue.
+	startWorker(t, tr, task, add)
+	runScheduler(t, s)
+	runScheduler(t, s)
+	ids := log.waitFired(t, 10)
+	seen := map[string]bool{}
+	for _, id := range ids {
+		if seen[id] {
+			t.Fatalf("tick %s fired twice: %v", id, ids)
+		}
+		seen[id] = true
+	}
 }
 
 // A tick whose enqueue failed is tried again, and fires, while it is the
@@ -651,5 +714,56 @@ func testRetriesFailedFire(t *testing.T, tr schedStore, noOverlap bool) {
 		if err != nil || r.State != runtime.StatePending {
 			t.Fatalf("record of the tick fired on its third try: %+v, %v; want it pending (no worker runs)", r, err)
 		}
+	}
+}
+
+// incrFails is a store whose next Incr of the schedules' version fails.
+type incrFails struct {
+	runtime.Store
+	fail atomic.Bool
+}
+
+func (f *incrFails) Incr(ctx context.Context, key string, delta int64, ttl time.Duration) (int64, error) {
+	if key == "sched:index:version" && f.fail.CompareAndSwap(true, false) {
+		return 0, errors.New("connection reset")
+	}
+	return f.Store.Incr(ctx, key, delta, ttl)
+}
+
+// A change stored whose version did not move is seen by other schedulers
+// once a later call of the writer moves it, even one that changes nothing.
+func TestSchedulerVersionCatchesUp(t *testing.T) {
+	t.Parallel()
+	tr := memory.New()
+	t.Cleanup(func() { tr.Close() })
+	c := runtime.NewClient(tr)
+	f := &incrFails{Store: tr}
+	writer, reader := runtime.NewScheduler(f, c), runtime.NewScheduler(tr, c)
+	task := newTask("sched.CatchUp", "sched-catch-up", 0)
+	add := func(name string) error {
+		return writer.Add(t.Context(), name, "@every 1h", runtime.NewSig(task, &addArgs{A: 1}))
+	}
+	count := func() int {
+		infos, err := reader.List(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(infos)
+	}
+	if err := add("a"); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(); n != 1 {
+		t.Fatalf("%d schedules listed, want 1", n)
+	}
+	f.fail.Store(true)
+	if err := add("b"); err == nil || !strings.Contains(err.Error(), "moving their version failed") {
+		t.Fatalf("Add whose version could not move: %v; want an error saying so", err)
+	}
+	if err := add("b"); err != nil { // the same schedule again: no change
+		t.Fatal(err)
+	}
+	if n := count(); n != 2 {
+		t.Fatalf("%d schedules listed by another scheduler after the writer's next call, want 2", n)
 	}
 }
