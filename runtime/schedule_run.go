@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 )
@@ -230,11 +231,15 @@ func (s *Scheduler) fire(ctx context.Context, name string, e *scheduleEntry, tic
 			}
 		}
 	}
-	if err := s.enqueue(ctx, id, nodes); err != nil {
-		if errors.Is(err, ErrDuplicateTask) {
-			log.Info("taskgen: scheduler: tick fired already", "err", err)
-			return true
-		}
+	err = s.enqueue(ctx, id, nodes)
+	switch {
+	case errors.Is(err, ErrDuplicateTask):
+		// The claim is this try's: an earlier try's enqueue reached the
+		// broker, though it returned an error.
+		log.Info("taskgen: scheduler: tick fired already", "err", err)
+		s.recordFire(ctx, log, name, tick, id, period)
+		return true
+	case err != nil:
 		single := isSingleTask(nodes)
 		if single {
 			log.Error("taskgen: scheduler: fire failed; trying again", "task", task, "err", err)
@@ -251,6 +256,7 @@ func (s *Scheduler) fire(ctx context.Context, name string, e *scheduleEntry, tic
 			_ = s.store.PutRecord(bg, r, defaultWorkflowTTL)
 		}
 		if !single {
+			s.recordFire(bg, log, name, tick, id, period)
 			return true
 		}
 		// Give the claim back, so that this scheduler or another can try
@@ -261,9 +267,15 @@ func (s *Scheduler) fire(ctx context.Context, name string, e *scheduleEntry, tic
 		}
 		return false
 	}
-	// The last fire is recorded once it happened: NoOverlap's check of
-	// the next tick reads its record, and a tick that never fired must
-	// not hold the next back.
+	s.recordFire(ctx, log, name, tick, id, period)
+	log.Info("taskgen: scheduler: fired", "task", task)
+	return true
+}
+
+// recordFire records tick as schedule name's last fire, once it fired (or
+// may have begun to): NoOverlap's check of the next tick reads the fired
+// task's record, and a tick that never fired must not hold the next back.
+func (s *Scheduler) recordFire(ctx context.Context, log *slog.Logger, name string, tick time.Time, id string, period time.Duration) {
 	last, err := json.Marshal(lastRun{Tick: tick, ID: id})
 	if err == nil {
 		err = s.store.Put(ctx, schedLastKey(name), last, 2*period+defaultWorkflowTTL)
@@ -271,8 +283,6 @@ func (s *Scheduler) fire(ctx context.Context, name string, e *scheduleEntry, tic
 	if err != nil {
 		log.Warn("taskgen: scheduler: recording the fire failed", "err", err)
 	}
-	log.Info("taskgen: scheduler: fired", "task", task)
-	return true
 }
 
 // running reports whether schedule name's last fired task or workflow has

@@ -175,19 +175,19 @@ func (s *Scheduler) update(ctx context.Context, fn func(idx *scheduleIndex, rev 
 		return err
 	}
 	// The index may be ahead of the counter: a writer stored it and
-	// failed to move the counter, which this one does.
-	cur := max(counter, idx.Version)
-	changed, err := fn(idx, cur+1, time.Now())
-	if err != nil {
+	// failed to move the counter, which this one does first, whatever its
+	// own change comes to.
+	if idx.Version > counter {
+		if err := s.moveVersion(ctx, counter, idx); err != nil {
+			return err
+		}
+		counter = idx.Version
+	}
+	changed, err := fn(idx, counter+1, time.Now())
+	if err != nil || !changed {
 		return err
 	}
-	if !changed {
-		if idx.Version > counter {
-			return s.moveVersion(ctx, counter, idx)
-		}
-		return nil
-	}
-	idx.Version = cur + 1
+	idx.Version = counter + 1
 	b, err := json.Marshal(idx)
 	if err != nil {
 		return fmt.Errorf("taskgen: write the schedules: %w", err)

@@ -46,7 +46,6 @@ type Scheduler struct {
 	log     *slog.Logger
 	refresh time.Duration
 	maxLate time.Duration
-	id      string // names this scheduler in the tick claims it takes
 	index   indexCache
 }
 
@@ -90,7 +89,7 @@ func NewScheduler(store Store, client *Client, opts ...SchedulerOption) *Schedul
 	if store == nil && client != nil {
 		store = client.Store()
 	}
-	s := &Scheduler{store: store, client: client, refresh: DefaultSchedulerRefresh, maxLate: DefaultSchedulerMaxLate, id: newTaskID()}
+	s := &Scheduler{store: store, client: client, refresh: DefaultSchedulerRefresh, maxLate: DefaultSchedulerMaxLate}
 	for _, o := range opts {
 		o.applyScheduler(s)
 	}

@@ -592,15 +592,27 @@ func TestSchedulerWriteConflict(t *testing.T) {
 // time, fail, as a broker's brief outage makes them.
 type flakyPublish struct {
 	schedStore
-	mu        sync.Mutex
-	fails     int       // publishes still to fail
-	until     time.Time // publishes before it fail
-	failed    []string  // the IDs they carried
-	published []time.Time
+	mu    sync.Mutex
+	fails int // publishes still to fail
+	// publishes still to fail after the broker took them
+	lostReplies int
+	until       time.Time // publishes before it fail
+	failed      []string  // the IDs they carried
+	published   []time.Time
 }
 
 func (f *flakyPublish) Publish(ctx context.Context, msg *runtime.Message) error {
 	f.mu.Lock()
+	if f.lostReplies > 0 {
+		// The broker takes the message; its reply is lost.
+		f.lostReplies--
+		f.failed = append(f.failed, msg.ID)
+		f.mu.Unlock()
+		if err := f.schedStore.Publish(ctx, msg); err != nil {
+			return err
+		}
+		return errors.New("i/o timeout")
+	}
 	if f.fails > 0 || time.Now().Before(f.until) {
 		f.fails--
 		f.failed = append(f.failed, msg.ID)
@@ -765,5 +777,72 @@ func TestSchedulerVersionCatchesUp(t *testing.T) {
 	}
 	if n := count(); n != 2 {
 		t.Fatalf("%d schedules listed by another scheduler after the writer's next call, want 2", n)
+	}
+}
+
+// A tick whose enqueue reached the broker though it returned an error is
+// recorded as fired when its retry finds the task there: with NoOverlap,
+// the next tick waits for it.
+func TestSchedulerLostReply(t *testing.T) {
+	t.Parallel()
+	tr := memory.New()
+	t.Cleanup(func() { tr.Close() })
+	task := newTask("sched.LostReply", "sched-lost-reply", 0)
+	var log fireLog
+	flaky := &flakyPublish{schedStore: tr, lostReplies: 1}
+	s := runtime.NewScheduler(tr, runtime.NewClient(flaky), runtime.SchedulerLogger(log.logger()))
+	if err := s.Add(t.Context(), "lost", "@every 1s", runtime.NewSig(task, &addArgs{A: 1}), runtime.NoOverlap()); err != nil {
+		t.Fatal(err)
+	}
+	runScheduler(t, s)
+	var info runtime.ScheduleInfo
+	for deadline := time.Now().Add(eventually); info.LastID == ""; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no fire recorded after %v", eventually)
+		}
+		infos, err := s.List(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		info = infos[0]
+	}
+	flaky.mu.Lock()
+	failed := slices.Clone(flaky.failed)
+	flaky.mu.Unlock()
+	if len(failed) != 1 || info.LastID != failed[0] {
+		t.Fatalf("last fire %q after the publishes %v whose replies were lost; want the first", info.LastID, failed)
+	}
+	// No worker runs it: the next ticks wait for it.
+	time.Sleep(2500 * time.Millisecond)
+	if st, err := tr.Stats(t.Context(), "sched-lost-reply"); err != nil || st.Pending != 1 {
+		t.Fatalf("stats %+v, %v; want the one task pending, the next ticks skipped", st, err)
+	}
+}
+
+// A change whose version failed to move is seen by other schedulers once
+// any later call moves it, even one that fails.
+func TestSchedulerVersionCatchesUpOnError(t *testing.T) {
+	t.Parallel()
+	tr := memory.New()
+	t.Cleanup(func() { tr.Close() })
+	c := runtime.NewClient(tr)
+	f := &incrFails{Store: tr}
+	writer, reader := runtime.NewScheduler(f, c), runtime.NewScheduler(tr, c)
+	task := newTask("sched.CatchUpErr", "sched-catch-up-err", 0)
+	if err := writer.Add(t.Context(), "a", "@every 1h", runtime.NewSig(task, &addArgs{A: 1})); err != nil {
+		t.Fatal(err)
+	}
+	if infos, err := reader.List(t.Context()); err != nil || len(infos) != 1 {
+		t.Fatalf("List = %d schedules, %v; want 1", len(infos), err)
+	}
+	f.fail.Store(true)
+	if err := writer.Remove(t.Context(), "a"); err == nil {
+		t.Fatal("Remove whose version could not move returned nil")
+	}
+	if err := writer.Remove(t.Context(), "a"); err == nil { // it is gone
+		t.Fatal("a second Remove returned nil, want an error: the schedule is gone")
+	}
+	if infos, err := reader.List(t.Context()); err != nil || len(infos) != 0 {
+		t.Fatalf("another scheduler lists %d schedules, %v; want none", len(infos), err)
 	}
 }
