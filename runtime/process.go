@@ -283,7 +283,7 @@ func (w *Worker) deadLetter(d *Delivery, env *Envelope, reason Reason, cause err
 
 // finishNode records a workflow task's result and advances its workflow.
 func (w *Worker) finishNode(ctx context.Context, env *Envelope, result []byte) error {
-	f, err := w.flow()
+	f, err := w.flowOf(env)
 	if err != nil {
 		return err
 	}
@@ -295,7 +295,7 @@ func (w *Worker) finishNode(ctx context.Context, env *Envelope, result []byte) e
 }
 
 func (w *Worker) failWorkflow(ctx context.Context, env *Envelope, cause string) error {
-	f, err := w.flow()
+	f, err := w.flowOf(env)
 	if err != nil {
 		return err
 	}
@@ -308,6 +308,16 @@ func (w *Worker) flow() (*flow, error) {
 		return nil, ErrNoWorkflowStore
 	}
 	return &flow{tr: w.tr, store: ws, ttl: defaultWorkflowTTL, claim: w.cfg.Lease / 2, cache: &w.nodes}, nil
+}
+
+// flowOf returns the flow that env's task advances when it ends.
+func (w *Worker) flowOf(env *Envelope) (*flow, error) {
+	f, err := w.flow()
+	if err != nil {
+		return nil, err
+	}
+	f.finisher = env.ID
+	return f, nil
 }
 
 // putRecord writes the task's state; a store failure is logged, not fatal,

@@ -2,15 +2,18 @@ package runtime_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/taskgen/taskgen/runtime"
+	"github.com/taskgen/taskgen/transport/memory"
 )
 
 // Backoff overrides the annotation's backoff for one call: the retry waits
@@ -137,5 +140,51 @@ func TestSingletonNeedsStore(t *testing.T) {
 	dl := deadLetters(t, b.tr, "q", 1)[0]
 	if dl.Reason != runtime.ReasonFailed || !strings.Contains(dl.Error, `singleton "k"`) || !strings.Contains(dl.Error, "no result store") {
 		t.Fatalf("dead letter %+v; want a failure naming the singleton key and the missing store", dl)
+	}
+}
+
+// failPublish is a transport that fails the first publish of a message
+// whose ID ends with suffix, as a broker's blip does.
+type failPublish struct {
+	*memory.Transport
+	suffix string
+	failed atomic.Bool
+}
+
+func (f *failPublish) Publish(ctx context.Context, m *runtime.Message) error {
+	if strings.HasSuffix(m.ID, f.suffix) && f.failed.CompareAndSwap(false, true) {
+		return errors.New("connection reset")
+	}
+	return f.Transport.Publish(ctx, m)
+}
+
+// A chain step whose publish failed is published when the task before it
+// runs again: the start claim the failed try took does not keep the step
+// from ever starting.
+func TestWorkflowStepAfterPublishFailure(t *testing.T) {
+	t.Parallel()
+	base := memory.New()
+	t.Cleanup(func() { base.Close() })
+	tr := &failPublish{Transport: base, suffix: ".2"}
+	w := runtime.NewWorker(tr, runtime.WorkerConfig{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	task := newTask("wf.Add", "q", 0)
+	if err := runtime.Register(w, task, add); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	step := runtime.NewStep(task, "a", &addArgs{B: 10}, func(v int) ([]byte, error) { return json.Marshal(v) })
+	h, err := runtime.Submit(t.Context(), runtime.NewClient(tr), runtime.Then(runtime.NewSig(task, &addArgs{A: 1, B: 2}), step))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := h.Get(waitCtx(t))
+	if err != nil || got != 13 {
+		t.Fatalf("Get = %d, %v; want 13 (the step's publish failed once: publish failed %v)", got, err, tr.failed.Load())
+	}
+	if !tr.failed.Load() {
+		t.Fatal("the step's publish never failed: the test tested nothing")
 	}
 }

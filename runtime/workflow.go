@@ -208,8 +208,10 @@ type flow struct {
 	ttl   time.Duration
 	fresh bool // starting a new workflow: none of its tasks can have run
 	// claim is how long a finisher holds the start of the next node;
-	// shorter than the worker's lease.
-	claim time.Duration
+	// shorter than the worker's lease. finisher is the ID of the task
+	// whose end advances the workflow: the claim's value.
+	claim    time.Duration
+	finisher string
 	// graph is the workflow being submitted, read from memory rather than
 	// the store; cache keeps nodes read before, which never change.
 	graph []*wfNode
@@ -326,18 +328,39 @@ func (f *flow) start(ctx context.Context, wf string, id int, input []byte, req *
 // advances the workflow twice, and the next task must still run once. The
 // transport refuses a second message with the same ID while it holds the
 // first; the store's record covers the time after.
-func (f *flow) publish(ctx context.Context, wf string, id int, n *wfNode, input []byte, req *Request) error {
+func (f *flow) publish(ctx context.Context, wf string, id int, n *wfNode, input []byte, req *Request) (err error) {
 	taskID := workflowTaskID(wf, id)
 	if !f.fresh {
-		// Two finishers racing (a duplicate delivery next to the first)
-		// meet at the claim; a finisher that comes later, after the task
-		// ran, finds its record. The claim lapses before the lease of a
-		// worker that died holding it, so the redelivered task can start
-		// the node again.
-		claimed, err := f.store.PutNX(ctx, startKey(wf, id), nil, f.claim)
+		// Two finishers racing meet at the claim; a finisher that comes
+		// later, after the task ran, finds its record. The claim holds
+		// the finisher's task ID: the same task delivered again (its
+		// worker died, or this try failed) takes it over, and the
+		// transport refuses the next task twice while it holds it. The
+		// claim also lapses, before the lease of a worker that died
+		// holding it.
+		key, mine := startKey(wf, id), []byte(f.finisher)
+		claimed, err := f.store.PutNX(ctx, key, mine, f.claim)
+		if err == nil && !claimed && f.finisher != "" {
+			var held []byte
+			if held, err = f.store.Get(ctx, key); err == nil {
+				claimed = string(held) == f.finisher
+			} else if errors.Is(err, ErrNotFound) {
+				err = fmt.Errorf("workflow %s node %d: the start claim was held, then gone", wf, id)
+			}
+		}
 		if err != nil || !claimed {
 			return err
 		}
+		defer func() {
+			if err != nil {
+				// Give the claim back, so that the finisher's next try
+				// (or another) starts the node: it must not stay held
+				// by a try that did not.
+				bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), opTimeout)
+				defer cancel()
+				_, _ = f.store.CompareAndDelete(bg, key, mine)
+			}
+		}()
 		if _, err := f.store.GetRecord(ctx, taskID); err == nil {
 			return nil
 		} else if !errors.Is(err, ErrNotFound) {
