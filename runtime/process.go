@@ -189,7 +189,14 @@ func (w *Worker) storeAndAck(d *Delivery, env *Envelope, result []byte) {
 		}
 		return
 	}
-	w.putRecord(env, StateSucceeded, result, "")
+	if err := w.storeRecord(env, StateSucceeded, result, ""); err != nil {
+		// The result is stored before the ack, or the task runs again.
+		w.log.Error("taskgen: storing the result failed; the task will run again", "task", env.Task, "id", env.ID, "queue", env.Queue, "err", err)
+		if err := w.tr.Nack(ctx, d, NackOptions{Delay: DefaultBackoffMin, Body: returnedBody(d, env)}); err != nil {
+			w.log.Warn("taskgen: hand back failed; the lease will expire", "task", env.Task, "id", env.ID, "queue", env.Queue, "err", err)
+		}
+		return
+	}
 	if err := w.tr.Ack(ctx, d); err != nil {
 		w.log.Warn("taskgen: ack failed", "task", env.Task, "id", env.ID, "queue", env.Queue, "err", err)
 	}
@@ -264,6 +271,23 @@ func (w *Worker) deadLetter(d *Delivery, env *Envelope, reason Reason, cause err
 		Attempts: env.Attempt + 1, At: time.Now(), Body: d.Body,
 	}
 	dl.Errors = append(slices.Clip(env.Errors), AttemptError{At: dl.At, Error: dl.Error})
+	if env.WorkflowID != "" {
+		// The workflow's failure is recorded (and its error callbacks
+		// started) before the task leaves: should the store fail, the
+		// task comes back to dead-letter again, instead of leaving a
+		// workflow that never ends. Recording it twice is harmless.
+		switch err := w.failWorkflow(ctx, env, fmt.Sprintf("%s: %v", reason, cause)); {
+		case errors.Is(err, ErrNoWorkflowStore):
+			// No try would do better: dead-letter it all the same.
+			w.log.Error("taskgen: recording the workflow's failure failed", "task", env.Task, "id", env.ID, "workflow", env.WorkflowID, "err", err)
+		case err != nil:
+			w.log.Error("taskgen: recording the workflow's failure failed; the task will be dead-lettered again", "task", env.Task, "id", env.ID, "workflow", env.WorkflowID, "err", err)
+			if err := w.tr.Nack(ctx, d, NackOptions{Delay: DefaultBackoffMin}); err != nil {
+				w.log.Warn("taskgen: hand back failed; the lease will expire", "task", env.Task, "id", env.ID, "queue", env.Queue, "err", err)
+			}
+			return
+		}
+	}
 	if err := w.tr.DeadLetter(ctx, d, dl); err != nil {
 		w.log.Error("taskgen: dead letter failed; the lease will expire", "task", env.Task, "id", env.ID, "queue", env.Queue, "err", err)
 		return
@@ -274,11 +298,6 @@ func (w *Worker) deadLetter(d *Delivery, env *Envelope, reason Reason, cause err
 		state = StateExpired
 	}
 	w.putRecord(env, state, nil, fmt.Sprintf("%s: %v", reason, cause))
-	if env.WorkflowID != "" {
-		if err := w.failWorkflow(ctx, env, fmt.Sprintf("%s: %v", reason, cause)); err != nil {
-			w.log.Error("taskgen: recording the workflow's failure failed", "task", env.Task, "id", env.ID, "workflow", env.WorkflowID, "err", err)
-		}
-	}
 }
 
 // finishNode records a workflow task's result and advances its workflow.
@@ -323,12 +342,17 @@ func (w *Worker) flowOf(env *Envelope) (*flow, error) {
 // putRecord writes the task's state; a store failure is logged, not fatal,
 // because the task itself is safe in the transport.
 func (w *Worker) putRecord(env *Envelope, state State, result []byte, errText string) {
-	if w.cfg.Store == nil || env.ID == "" {
-		return
-	}
-	if err := w.cfg.Store.PutRecord(w.ops.get(), w.record(env, state, result, errText), w.cfg.ResultTTL); err != nil {
+	if err := w.storeRecord(env, state, result, errText); err != nil {
 		w.log.Warn("taskgen: storing task state failed", "task", env.Task, "id", env.ID, "queue", env.Queue, "state", state, "err", err)
 	}
+}
+
+// storeRecord writes the task's state, if the worker has a store.
+func (w *Worker) storeRecord(env *Envelope, state State, result []byte, errText string) error {
+	if w.cfg.Store == nil || env.ID == "" {
+		return nil
+	}
+	return w.cfg.Store.PutRecord(w.ops.get(), w.record(env, state, result, errText), w.cfg.ResultTTL)
 }
 
 func (w *Worker) record(env *Envelope, state State, result []byte, errText string) *Record {

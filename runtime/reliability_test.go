@@ -188,3 +188,114 @@ func TestWorkflowStepAfterPublishFailure(t *testing.T) {
 		t.Fatal("the step's publish never failed: the test tested nothing")
 	}
 }
+
+// blipStore is a store whose PutRecord of one task (failing), or PutNX of
+// a workflow's failure (failingClaim), fails while set.
+type blipStore struct {
+	*memory.Transport
+	failing      atomic.Bool
+	failingClaim atomic.Bool
+	id           atomic.Value // the task ID whose record writes fail
+	blips        atomic.Int32
+}
+
+func (s *blipStore) PutRecord(ctx context.Context, r *runtime.Record, ttl time.Duration) error {
+	if s.failing.Load() && s.id.Load() == r.ID {
+		s.blips.Add(1)
+		return errors.New("connection reset")
+	}
+	return s.Transport.PutRecord(ctx, r, ttl)
+}
+
+func (s *blipStore) PutNX(ctx context.Context, key string, v []byte, ttl time.Duration) (bool, error) {
+	if s.failingClaim.Load() && strings.HasSuffix(key, ":failed") {
+		s.blips.Add(1)
+		return false, errors.New("connection reset")
+	}
+	return s.Transport.PutNX(ctx, key, v, ttl)
+}
+
+// With a store apart from the transport, a task whose result could not be
+// stored runs again rather than being acked without it.
+func TestResultStoredBeforeAck(t *testing.T) {
+	t.Parallel()
+	tr := memory.New()
+	t.Cleanup(func() { tr.Close() })
+	base := memory.New()
+	t.Cleanup(func() { base.Close() })
+	st := &blipStore{Transport: base}
+	w := runtime.NewWorker(tr, runtime.WorkerConfig{Store: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	task := newTask("rel.Result", "q", 0)
+	var runs atomic.Int32
+	if err := runtime.Register(w, task, func(_ context.Context, a *addArgs) (int, error) {
+		if runs.Add(1) == 1 {
+			st.failing.Store(true) // the store blips as the handler returns
+		} else {
+			st.failing.Store(false)
+		}
+		return a.A + a.B, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	c := runtime.NewClient(tr, runtime.WithStore(st))
+	h, err := runtime.Enqueue(t.Context(), c, task, &addArgs{A: 1, B: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.id.Store(h.ID())
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	if got, err := h.Get(waitCtx(t)); err != nil || got != 3 {
+		t.Fatalf("Get = %d, %v after a failed result write; want 3 (runs %d)", got, err, runs.Load())
+	}
+	if n := runs.Load(); n != 2 {
+		t.Fatalf("the handler ran %d times, want 2: once, then again after its result failed to store", n)
+	}
+}
+
+// A workflow whose task is dead-lettered while the store blips still ends,
+// failed: the task comes back until its workflow's failure is recorded,
+// whether the blip hit the failure's claim or the workflow's record.
+func TestWorkflowFailureAfterStoreError(t *testing.T) {
+	t.Parallel()
+	for _, blip := range []string{"claim", "record"} {
+		t.Run(blip, func(t *testing.T) {
+			t.Parallel()
+			tr := memory.New()
+			t.Cleanup(func() { tr.Close() })
+			st := &blipStore{Transport: tr}
+			flag := &st.failing
+			if blip == "claim" {
+				flag = &st.failingClaim
+			}
+			w := runtime.NewWorker(st, runtime.WorkerConfig{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+			task := newTask("rel.Bad", "q", 0)
+			if err := runtime.Register(w, task, func(context.Context, *addArgs) (int, error) {
+				// The store blips on the first try and is back after.
+				flag.Store(st.blips.Load() == 0)
+				return 0, runtime.Permanent(errors.New("boom"))
+			}); err != nil {
+				t.Fatal(err)
+			}
+			h, err := runtime.Submit(t.Context(), runtime.NewClient(st), runtime.NewSig(task, &addArgs{}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if blip == "record" {
+				st.id.Store(h.ID()) // the workflow's own record
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- w.Run(ctx) }()
+			t.Cleanup(func() { cancel(); <-done })
+			if _, err := h.Get(waitCtx(t)); err == nil || !strings.Contains(err.Error(), "boom") {
+				t.Fatalf("Get of a workflow whose task failed while the store blipped: %v; want its failure", err)
+			}
+			if st.blips.Load() == 0 {
+				t.Fatal("the store never blipped: the test tested nothing")
+			}
+		})
+	}
+}

@@ -528,6 +528,16 @@ func joinJSON(values [][]byte, flatten bool) []byte {
 func (f *flow) fail(ctx context.Context, env *Envelope, cause string) error {
 	wf := env.WorkflowID
 	first, err := f.store.PutNX(ctx, failedKey(wf), []byte(env.NodeID), f.ttl)
+	if err == nil && !first {
+		// This node's earlier try may have won, then failed to write
+		// the record: it writes it again.
+		var held []byte
+		if held, err = f.store.Get(ctx, failedKey(wf)); err == nil {
+			first = string(held) == env.NodeID
+		} else if errors.Is(err, ErrNotFound) {
+			err = fmt.Errorf("workflow %s: its failure was held, then gone", wf)
+		}
+	}
 	if err != nil {
 		return err
 	}
