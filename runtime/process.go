@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"runtime/debug"
 	"slices"
@@ -21,6 +22,12 @@ func (w *Worker) process(ctx context.Context, d *Delivery, release func()) {
 	}
 	if env.Queue == "" {
 		env.Queue = d.Queue
+	}
+	if reason, ok := env.Headers[deadLetterHeader]; ok {
+		// Handed back by deadLetter, to record its workflow's failure
+		// again: it is not run again.
+		w.deadLetter(d, env, Reason(reason), errors.New(env.Headers[deadLetterErrorHeader]))
+		return
 	}
 	if !env.ExpiresAt.IsZero() && time.Now().After(env.ExpiresAt) {
 		w.deadLetter(d, env, ReasonExpired, fmt.Errorf("not started before %s", env.ExpiresAt.Format(time.RFC3339Nano)))
@@ -266,26 +273,37 @@ func (w *Worker) deadLetter(d *Delivery, env *Envelope, reason Reason, cause err
 	w.log.Error("taskgen: task dead-lettered", "task", env.Task, "id", env.ID, "queue", env.Queue, "reason", reason, "err", te)
 	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 	defer cancel()
+	body, tries := d.Body, 0
+	if _, ok := env.Headers[deadLetterHeader]; ok {
+		tries, _ = strconv.Atoi(env.Headers[deadLetterTriesHeader])
+		body = markedBody(env, nil) // the body before it was handed back
+	}
 	dl := DeadLetter{
 		ID: d.ID, Queue: d.Queue, Task: env.Task, Reason: reason, Error: te.Error(),
-		Attempts: env.Attempt + 1, At: time.Now(), Body: d.Body,
+		Attempts: env.Attempt + 1, At: time.Now(), Body: body,
 	}
 	dl.Errors = append(slices.Clip(env.Errors), AttemptError{At: dl.At, Error: dl.Error})
 	if env.WorkflowID != "" {
 		// The workflow's failure is recorded (and its error callbacks
 		// started) before the task leaves: should the store fail, the
-		// task comes back to dead-letter again, instead of leaving a
-		// workflow that never ends. Recording it twice is harmless.
-		switch err := w.failWorkflow(ctx, env, fmt.Sprintf("%s: %v", reason, cause)); {
-		case errors.Is(err, ErrNoWorkflowStore):
-			// No try would do better: dead-letter it all the same.
-			w.log.Error("taskgen: recording the workflow's failure failed", "task", env.Task, "id", env.ID, "workflow", env.WorkflowID, "err", err)
-		case err != nil:
-			w.log.Error("taskgen: recording the workflow's failure failed; the task will be dead-lettered again", "task", env.Task, "id", env.ID, "workflow", env.WorkflowID, "err", err)
-			if err := w.tr.Nack(ctx, d, NackOptions{Delay: DefaultBackoffMin}); err != nil {
+		// task comes back, marked to be dead-lettered without running,
+		// instead of leaving a workflow that never ends. Recording it
+		// twice is harmless.
+		err := w.failWorkflow(ctx, env, fmt.Sprintf("%s: %v", reason, cause))
+		switch {
+		case err != nil && !errors.Is(err, ErrNoWorkflowStore) && tries < maxDeadLetterTries:
+			w.log.Error("taskgen: recording the workflow's failure failed; the task will be dead-lettered again", "task", env.Task, "id", env.ID, "workflow", env.WorkflowID, "tries", tries+1, "err", err)
+			back := NackOptions{Delay: min(DefaultBackoffMin<<tries, time.Minute), Body: markedBody(env, map[string]string{
+				deadLetterHeader: string(reason), deadLetterErrorHeader: cause.Error(), deadLetterTriesHeader: strconv.Itoa(tries + 1),
+			})}
+			if err := w.tr.Nack(ctx, d, back); err != nil {
 				w.log.Warn("taskgen: hand back failed; the lease will expire", "task", env.Task, "id", env.ID, "queue", env.Queue, "err", err)
 			}
 			return
+		case err != nil:
+			// No try would do better, or enough were made: dead-letter
+			// it all the same.
+			w.log.Error("taskgen: recording the workflow's failure failed", "task", env.Task, "id", env.ID, "workflow", env.WorkflowID, "err", err)
 		}
 	}
 	if err := w.tr.DeadLetter(ctx, d, dl); err != nil {
@@ -298,6 +316,40 @@ func (w *Worker) deadLetter(d *Delivery, env *Envelope, reason Reason, cause err
 		state = StateExpired
 	}
 	w.putRecord(env, state, nil, fmt.Sprintf("%s: %v", reason, cause))
+}
+
+// A workflow task whose dead-lettering could not record its workflow's
+// failure goes back marked with these headers, to be dead-lettered again
+// without running, up to maxDeadLetterTries times, the pauses doubling
+// from DefaultBackoffMin up to a minute.
+const (
+	deadLetterHeader      = "taskgen.deadletter"
+	deadLetterErrorHeader = "taskgen.deadletter.error"
+	deadLetterTriesHeader = "taskgen.deadletter.tries"
+	maxDeadLetterTries    = 10
+)
+
+// markedBody returns env's body with the dead-letter marks set to marks,
+// or removed when marks is nil.
+func markedBody(env *Envelope, marks map[string]string) []byte {
+	e := *env
+	if e.PayloadRef != "" {
+		e.Payload = nil // it stays in the store
+	}
+	e.Headers = maps.Clone(e.Headers)
+	for _, h := range []string{deadLetterHeader, deadLetterErrorHeader, deadLetterTriesHeader} {
+		delete(e.Headers, h)
+	}
+	if marks != nil {
+		if e.Headers == nil {
+			e.Headers = make(map[string]string, len(marks))
+		}
+		maps.Copy(e.Headers, marks)
+	}
+	if len(e.Headers) == 0 {
+		e.Headers = nil
+	}
+	return e.Marshal()
 }
 
 // finishNode records a workflow task's result and advances its workflow.

@@ -147,8 +147,17 @@ func TestSingletonNeedsStore(t *testing.T) {
 // whose ID ends with suffix, as a broker's blip does.
 type failPublish struct {
 	*memory.Transport
-	suffix string
-	failed atomic.Bool
+	suffix   string
+	failed   atomic.Bool
+	gaveBack atomic.Bool // a workflow start claim was given back
+}
+
+func (f *failPublish) CompareAndDelete(ctx context.Context, key string, old []byte) (bool, error) {
+	ok, err := f.Transport.CompareAndDelete(ctx, key, old)
+	if ok && strings.Contains(key, "}:s:") {
+		f.gaveBack.Store(true)
+	}
+	return ok, err
 }
 
 func (f *failPublish) Publish(ctx context.Context, m *runtime.Message) error {
@@ -187,20 +196,23 @@ func TestWorkflowStepAfterPublishFailure(t *testing.T) {
 	if !tr.failed.Load() {
 		t.Fatal("the step's publish never failed: the test tested nothing")
 	}
+	if !tr.gaveBack.Load() {
+		t.Fatal("the try whose publish failed did not give its start claim back")
+	}
 }
 
-// blipStore is a store whose PutRecord of one task (failing), or PutNX of
-// a workflow's failure (failingClaim), fails while set.
+// blipStore is a store whose next PutRecord calls of one ID (records),
+// or next PutNX calls of a workflow's failure (claims), fail.
 type blipStore struct {
 	*memory.Transport
-	failing      atomic.Bool
-	failingClaim atomic.Bool
-	id           atomic.Value // the task ID whose record writes fail
-	blips        atomic.Int32
+	id      atomic.Value // the ID whose record writes fail
+	records atomic.Int32
+	claims  atomic.Int32
+	blips   atomic.Int32
 }
 
 func (s *blipStore) PutRecord(ctx context.Context, r *runtime.Record, ttl time.Duration) error {
-	if s.failing.Load() && s.id.Load() == r.ID {
+	if s.id.Load() == r.ID && s.records.Add(-1) >= 0 {
 		s.blips.Add(1)
 		return errors.New("connection reset")
 	}
@@ -208,7 +220,7 @@ func (s *blipStore) PutRecord(ctx context.Context, r *runtime.Record, ttl time.D
 }
 
 func (s *blipStore) PutNX(ctx context.Context, key string, v []byte, ttl time.Duration) (bool, error) {
-	if s.failingClaim.Load() && strings.HasSuffix(key, ":failed") {
+	if strings.HasSuffix(key, ":failed") && s.claims.Add(-1) >= 0 {
 		s.blips.Add(1)
 		return false, errors.New("connection reset")
 	}
@@ -228,11 +240,7 @@ func TestResultStoredBeforeAck(t *testing.T) {
 	task := newTask("rel.Result", "q", 0)
 	var runs atomic.Int32
 	if err := runtime.Register(w, task, func(_ context.Context, a *addArgs) (int, error) {
-		if runs.Add(1) == 1 {
-			st.failing.Store(true) // the store blips as the handler returns
-		} else {
-			st.failing.Store(false)
-		}
+		runs.Add(1)
 		return a.A + a.B, nil
 	}); err != nil {
 		t.Fatal(err)
@@ -243,6 +251,7 @@ func TestResultStoredBeforeAck(t *testing.T) {
 		t.Fatal(err)
 	}
 	st.id.Store(h.ID())
+	st.records.Store(1) // the store blips as the result is written
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- w.Run(ctx) }()
@@ -256,8 +265,8 @@ func TestResultStoredBeforeAck(t *testing.T) {
 }
 
 // A workflow whose task is dead-lettered while the store blips still ends,
-// failed: the task comes back until its workflow's failure is recorded,
-// whether the blip hit the failure's claim or the workflow's record.
+// failed, whether the blip hit the failure's claim or the workflow's
+// record: the task comes back, and is dead-lettered again without running.
 func TestWorkflowFailureAfterStoreError(t *testing.T) {
 	t.Parallel()
 	for _, blip := range []string{"claim", "record"} {
@@ -266,15 +275,11 @@ func TestWorkflowFailureAfterStoreError(t *testing.T) {
 			tr := memory.New()
 			t.Cleanup(func() { tr.Close() })
 			st := &blipStore{Transport: tr}
-			flag := &st.failing
-			if blip == "claim" {
-				flag = &st.failingClaim
-			}
 			w := runtime.NewWorker(st, runtime.WorkerConfig{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 			task := newTask("rel.Bad", "q", 0)
+			var runs atomic.Int32
 			if err := runtime.Register(w, task, func(context.Context, *addArgs) (int, error) {
-				// The store blips on the first try and is back after.
-				flag.Store(st.blips.Load() == 0)
+				runs.Add(1)
 				return 0, runtime.Permanent(errors.New("boom"))
 			}); err != nil {
 				t.Fatal(err)
@@ -283,8 +288,11 @@ func TestWorkflowFailureAfterStoreError(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if blip == "record" {
+			if blip == "claim" {
+				st.claims.Store(2)
+			} else {
 				st.id.Store(h.ID()) // the workflow's own record
+				st.records.Store(2)
 			}
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan error, 1)
@@ -293,8 +301,15 @@ func TestWorkflowFailureAfterStoreError(t *testing.T) {
 			if _, err := h.Get(waitCtx(t)); err == nil || !strings.Contains(err.Error(), "boom") {
 				t.Fatalf("Get of a workflow whose task failed while the store blipped: %v; want its failure", err)
 			}
-			if st.blips.Load() == 0 {
-				t.Fatal("the store never blipped: the test tested nothing")
+			if n := st.blips.Load(); n != 2 {
+				t.Fatalf("the store blipped %d times, want 2", n)
+			}
+			if n := runs.Load(); n != 1 {
+				t.Fatalf("the handler ran %d times, want once: a Permanent failure is not run again", n)
+			}
+			dls := deadLetters(t, tr, "q", 1)
+			if strings.Contains(string(dls[0].Body), "taskgen.deadletter") {
+				t.Fatalf("the dead letter's body keeps the hand-back marks: %q", dls[0].Body)
 			}
 		})
 	}

@@ -339,7 +339,8 @@ func (f *flow) publish(ctx context.Context, wf string, id int, n *wfNode, input 
 		// claim also lapses, before the lease of a worker that died
 		// holding it.
 		key, mine := startKey(wf, id), []byte(f.finisher)
-		claimed, err := f.store.PutNX(ctx, key, mine, f.claim)
+		var claimed bool
+		claimed, err = f.store.PutNX(ctx, key, mine, f.claim) // err: the result the deferred give-back reads
 		if err == nil && !claimed && f.finisher != "" {
 			var held []byte
 			if held, err = f.store.Get(ctx, key); err == nil {
