@@ -43,14 +43,35 @@ func applySingleton(env *Envelope, o *callOptions) {
 
 func lockStoreKey(k string) string { return "lock:" + k }
 
-// takeSingleton takes the task's singleton lock, if it has one. It returns
-// the function that releases it once the handler has returned, and ok;
-// when the lock is held elsewhere, or cannot be taken, it hands the task
-// back for later and ok is false.
-func (w *Worker) takeSingleton(d *Delivery, env *Envelope) (unlock func(), ok bool) {
+// singletonHold is a task's hold on its singleton lock.
+type singletonHold struct {
+	stop    func() // stops renewing the lock
+	release func() // deletes it, if still the task's
+}
+
+// abandon stops renewing the lock, which then frees at the end of its TTL
+// unless unlock comes first.
+func (h *singletonHold) abandon() {
+	if h != nil {
+		h.stop()
+	}
+}
+
+// unlock stops renewing the lock and releases it.
+func (h *singletonHold) unlock() {
+	if h != nil {
+		h.stop()
+		h.release()
+	}
+}
+
+// takeSingleton takes the task's singleton lock, if it has one (a nil
+// hold when not), and ok; when the lock is held elsewhere, or cannot be
+// taken, it hands the task back for later and ok is false.
+func (w *Worker) takeSingleton(d *Delivery, env *Envelope) (hold *singletonHold, ok bool) {
 	key := env.Headers[singletonHeader]
 	if key == "" {
-		return func() {}, true
+		return nil, true
 	}
 	if w.cfg.Store == nil {
 		w.deadLetter(d, env, ReasonFailed, fmt.Errorf("singleton %q: %w", key, ErrNoStore))
@@ -70,14 +91,15 @@ func (w *Worker) takeSingleton(d *Delivery, env *Envelope) (unlock func(), ok bo
 		}
 		return nil, false
 	}
-	stop := lk.keep(w.log.Warn)
-	return func() {
-		stop()
-		ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
-		defer cancel()
-		if err := lk.release(ctx); err != nil {
-			w.log.Warn("taskgen: releasing the singleton lock failed; it frees at the end of its TTL", "task", env.Task, "id", env.ID, "key", key, "err", err)
-		}
+	return &singletonHold{
+		stop: lk.keep(w.log.Warn),
+		release: func() {
+			ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+			defer cancel()
+			if err := lk.release(ctx); err != nil {
+				w.log.Warn("taskgen: releasing the singleton lock failed; it frees at the end of its TTL", "task", env.Task, "id", env.ID, "key", key, "err", err)
+			}
+		},
 	}, true
 }
 

@@ -58,7 +58,7 @@ func (w *Worker) process(ctx context.Context, d *Delivery, release func()) {
 		held.release()
 		return
 	}
-	unlock, ok := w.takeSingleton(d, env)
+	single, ok := w.takeSingleton(d, env)
 	if !ok {
 		held.release()
 		release()
@@ -72,9 +72,14 @@ func (w *Worker) process(ctx context.Context, d *Delivery, release func()) {
 	// task.
 	recorded := w.deferActiveRecord(env)
 	tctx, unwatch := w.revokes.watch(ctx, w, env)
-	result, err := w.runBounded(tctx, env, d, reg.handler, recorded)
+	// The singleton lock is released once the handler has returned, even
+	// one abandoned past its timeout; abandoned, it is no longer renewed,
+	// so it frees within a lease should the handler never return.
+	result, err := w.runBounded(tctx, env, d, reg.handler, recorded, single.unlock)
+	if te := (*TimeoutError)(nil); errors.As(err, &te) {
+		single.abandon()
+	}
 	revoked := unwatch()
-	unlock()
 	held.release()
 	release()
 	recorded.settle()

@@ -314,3 +314,37 @@ func TestWorkflowFailureAfterStoreError(t *testing.T) {
 		})
 	}
 }
+
+// A singleton task whose handler ignored its timeout and was abandoned
+// keeps its lock until the handler returns: its retry does not run beside
+// it.
+func TestSingletonHeldByAbandonedHandler(t *testing.T) {
+	t.Parallel()
+	b := setup(t, runtime.WorkerConfig{TimeoutGrace: 50 * time.Millisecond, Lease: 5 * time.Second})
+	task := newTask("rel.Single", "q", 3)
+	var (
+		running, most atomic.Int32
+		runs          atomic.Int32
+	)
+	b.register(t, task, func(context.Context, *addArgs) (int, error) {
+		n := running.Add(1)
+		defer running.Add(-1)
+		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+		}
+		if runs.Add(1) == 1 {
+			time.Sleep(time.Second) // ignores its ctx, and is abandoned
+		}
+		return 1, nil
+	})
+	b.start(t)
+	h := b.enqueue(t, task, 0, 0, runtime.Singleton("k"), runtime.Timeout(100*time.Millisecond))
+	if _, err := h.Get(waitCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	if n := most.Load(); n != 1 {
+		t.Fatalf("%d handlers of one singleton key ran at once, want 1", n)
+	}
+	if n := runs.Load(); n < 2 {
+		t.Fatalf("the handler ran %d times, want its abandoned run and a retry", n)
+	}
+}

@@ -30,13 +30,15 @@ func (e *TimeoutError) Error() string {
 // they ignored their ctx past their timeout and its grace period.
 func (w *Worker) Abandoned() int64 { return w.abandoned.Load() }
 
-// runBounded runs the handler as run does. A task with a timeout runs in
-// a goroutine of its own: if the handler has not returned TimeoutGrace
-// after its ctx's deadline, runBounded stops waiting and returns a
-// *TimeoutError, so the worker's slot is freed and the task retries. The
-// abandoned handler's result, when it comes, is dropped.
-func (w *Worker) runBounded(ctx context.Context, env *Envelope, d *Delivery, h Handler, recorded *activeRecord) ([]byte, error) {
+// runBounded runs the handler as run does, and calls returned once the
+// handler has returned. A task with a timeout runs in a goroutine of its
+// own: if the handler has not returned TimeoutGrace after its ctx's
+// deadline, runBounded stops waiting and returns a *TimeoutError, so the
+// worker's slot is freed and the task retries. The abandoned handler's
+// result, when it comes, is dropped; returned is called then.
+func (w *Worker) runBounded(ctx context.Context, env *Envelope, d *Delivery, h Handler, recorded *activeRecord, returned func()) ([]byte, error) {
 	if env.Timeout <= 0 {
+		defer returned()
 		return w.run(ctx, env, d, h, recorded)
 	}
 	type outcome struct {
@@ -46,7 +48,8 @@ func (w *Worker) runBounded(ctx context.Context, env *Envelope, d *Delivery, h H
 	done := make(chan outcome, 1)
 	e := *env // the worker changes env if it abandons the handler
 	go func() {
-		r, err := w.run(ctx, &e, d, h, recorded)
+		r, err := w.run(ctx, &e, d, h, recorded) // run recovers panics
+		returned()
 		done <- outcome{r, err}
 	}()
 	t := time.NewTimer(env.Timeout + w.cfg.TimeoutGrace)
