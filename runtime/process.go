@@ -185,6 +185,7 @@ func (w *Worker) advanceWorkflow(d *Delivery, env *Envelope, result []byte) bool
 		return true
 	}
 	w.log.Error("taskgen: advancing the workflow failed; the task will run again", "task", env.Task, "id", env.ID, "queue", env.Queue, "workflow", env.WorkflowID, "err", err)
+	w.reclaimUnique(env)
 	if err := w.tr.Nack(ctx, d, NackOptions{Delay: DefaultBackoffMin, Body: returnedBody(d, env)}); err != nil {
 		w.log.Warn("taskgen: hand back failed; the lease will expire", "task", env.Task, "id", env.ID, "queue", env.Queue, "err", err)
 	}
@@ -204,6 +205,7 @@ func (w *Worker) storeAndAck(d *Delivery, env *Envelope, result []byte) {
 	if err := w.storeRecord(env, StateSucceeded, result, ""); err != nil {
 		// The result is stored before the ack, or the task runs again.
 		w.log.Error("taskgen: storing the result failed; the task will run again", "task", env.Task, "id", env.ID, "queue", env.Queue, "err", err)
+		w.reclaimUnique(env)
 		if err := w.tr.Nack(ctx, d, NackOptions{Delay: DefaultBackoffMin, Body: returnedBody(d, env)}); err != nil {
 			w.log.Warn("taskgen: hand back failed; the lease will expire", "task", env.Task, "id", env.ID, "queue", env.Queue, "err", err)
 		}
@@ -429,6 +431,27 @@ func (w *Worker) releaseUnique(env *Envelope) {
 	// task's.
 	if _, err := w.cfg.Store.CompareAndDelete(ctx, uniqueStoreKey(env.UniqueKey), []byte(env.ID)); err != nil {
 		w.log.Warn("taskgen: releasing unique key failed; it frees at the end of its window", "task", env.Task, "id", env.ID, "err", err)
+	}
+}
+
+// reclaimUnique takes the task's unique key again, for its window, when
+// the task goes back to run again after succeed released the key: until
+// it has run, an enqueue with the same key is a duplicate. A key another
+// task took meanwhile stays that task's.
+func (w *Worker) reclaimUnique(env *Envelope) {
+	if env.UniqueKey == "" || w.cfg.Store == nil {
+		return
+	}
+	window := defaultUniqueWindow
+	w.mu.Lock()
+	if reg := w.handlers[env.Task]; reg != nil && reg.def.Unique > 0 {
+		window = reg.def.Unique
+	}
+	w.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+	defer cancel()
+	if _, err := w.cfg.Store.PutNX(ctx, uniqueStoreKey(env.UniqueKey), []byte(env.ID), window); err != nil {
+		w.log.Warn("taskgen: taking the unique key again failed", "task", env.Task, "id", env.ID, "err", err)
 	}
 }
 

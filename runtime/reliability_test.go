@@ -246,7 +246,7 @@ func TestResultStoredBeforeAck(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := runtime.NewClient(tr, runtime.WithStore(st))
-	h, err := runtime.Enqueue(t.Context(), c, task, &addArgs{A: 1, B: 2})
+	h, err := runtime.Enqueue(t.Context(), c, task, &addArgs{A: 1, B: 2}, runtime.UniqueKey("k"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -256,6 +256,23 @@ func TestResultStoredBeforeAck(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- w.Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-done })
+	// Handed back to run again, the task holds its unique key again.
+	for deadline := time.Now().Add(eventually); st.blips.Load() == 0; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the result write never failed")
+		}
+	}
+	for deadline := time.Now().Add(eventually); ; time.Sleep(5 * time.Millisecond) {
+		if v, err := base.Get(t.Context(), "unique:k"); err == nil && string(v) == h.ID() {
+			break
+		}
+		if time.Now().After(deadline) || runs.Load() > 1 {
+			t.Fatal("the task handed back did not take its unique key again before it ran again")
+		}
+	}
+	if _, err := runtime.Enqueue(t.Context(), c, task, &addArgs{A: 1, B: 2}, runtime.UniqueKey("k")); !errors.Is(err, runtime.ErrDuplicate) {
+		t.Fatalf("enqueue with the key of a task handed back to run again: %v; want runtime.ErrDuplicate", err)
+	}
 	if got, err := h.Get(waitCtx(t)); err != nil || got != 3 {
 		t.Fatalf("Get = %d, %v after a failed result write; want 3 (runs %d)", got, err, runs.Load())
 	}
