@@ -75,8 +75,8 @@ func (w *Worker) process(ctx context.Context, d *Delivery, release func()) {
 	// The singleton lock is released once the handler has returned, even
 	// one abandoned past its timeout; abandoned, it is no longer renewed,
 	// so it frees within a lease should the handler never return.
-	result, err := w.runBounded(tctx, env, d, reg.handler, recorded, single.unlock)
-	if te := (*TimeoutError)(nil); errors.As(err, &te) {
+	result, abandoned, err := w.runBounded(tctx, env, d, reg.handler, recorded, single.unlock)
+	if abandoned {
 		single.abandon()
 	}
 	revoked := unwatch()

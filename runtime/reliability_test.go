@@ -201,8 +201,8 @@ func TestWorkflowStepAfterPublishFailure(t *testing.T) {
 	}
 }
 
-// blipStore is a store whose next PutRecord calls of one ID (records),
-// or next PutNX calls of a workflow's failure (claims), fail.
+// blipStore is a store whose next terminal PutRecord calls of one ID
+// (records), or next PutNX calls of a workflow's failure (claims), fail.
 type blipStore struct {
 	*memory.Transport
 	id      atomic.Value // the ID whose record writes fail
@@ -212,7 +212,7 @@ type blipStore struct {
 }
 
 func (s *blipStore) PutRecord(ctx context.Context, r *runtime.Record, ttl time.Duration) error {
-	if s.id.Load() == r.ID && s.records.Add(-1) >= 0 {
+	if s.id.Load() == r.ID && r.State.Terminal() && s.records.Add(-1) >= 0 {
 		s.blips.Add(1)
 		return errors.New("connection reset")
 	}
@@ -363,5 +363,44 @@ func TestSingletonHeldByAbandonedHandler(t *testing.T) {
 	}
 	if n := runs.Load(); n < 2 {
 		t.Fatalf("the handler ran %d times, want its abandoned run and a retry", n)
+	}
+}
+
+// slowUnlock is a store whose lock releases take a while.
+type slowUnlock struct{ *memory.Transport }
+
+func (s slowUnlock) CompareAndDelete(ctx context.Context, key string, old []byte) (bool, error) {
+	if strings.HasPrefix(key, "lock:") {
+		time.Sleep(200 * time.Millisecond)
+	}
+	return s.Transport.CompareAndDelete(ctx, key, old)
+}
+
+// A singleton handler that returns in time is not abandoned, however long
+// releasing its lock takes: the release does not count against its
+// timeout.
+func TestSingletonSlowReleaseNotAbandoned(t *testing.T) {
+	t.Parallel()
+	tr := memory.New()
+	t.Cleanup(func() { tr.Close() })
+	st := slowUnlock{tr}
+	w := runtime.NewWorker(st, runtime.WorkerConfig{TimeoutGrace: 50 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	task := newTask("rel.SlowUnlock", "q", 0)
+	if err := runtime.Register(w, task, add); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	h, err := runtime.Enqueue(t.Context(), runtime.NewClient(st), task, &addArgs{A: 1, B: 2}, runtime.Singleton("k"), runtime.Timeout(100*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := h.Get(waitCtx(t)); err != nil || got != 3 {
+		t.Fatalf("Get = %d, %v; want 3", got, err)
+	}
+	if n := w.Abandoned(); n != 0 {
+		t.Fatalf("%d handlers abandoned, want none: the handler returned at once", n)
 	}
 }
