@@ -180,10 +180,7 @@ func TestWorkflowStepAfterPublishFailure(t *testing.T) {
 	if err := runtime.Register(w, task, add); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- w.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	runWorker(t, w)
 	step := runtime.NewStep(task, "a", &addArgs{B: 10}, func(v int) ([]byte, error) { return json.Marshal(v) })
 	h, err := runtime.Submit(t.Context(), runtime.NewClient(tr), runtime.Then(runtime.NewSig(task, &addArgs{A: 1, B: 2}), step))
 	if err != nil {
@@ -252,10 +249,7 @@ func TestResultStoredBeforeAck(t *testing.T) {
 	}
 	st.id.Store(h.ID())
 	st.records.Store(1) // the store blips as the result is written
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- w.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	runWorker(t, w)
 	// Handed back to run again, the task holds its unique key again.
 	for deadline := time.Now().Add(eventually); st.blips.Load() == 0; time.Sleep(5 * time.Millisecond) {
 		if time.Now().After(deadline) {
@@ -311,10 +305,7 @@ func TestWorkflowFailureAfterStoreError(t *testing.T) {
 				st.id.Store(h.ID()) // the workflow's own record
 				st.records.Store(2)
 			}
-			ctx, cancel := context.WithCancel(context.Background())
-			done := make(chan error, 1)
-			go func() { done <- w.Run(ctx) }()
-			t.Cleanup(func() { cancel(); <-done })
+			runWorker(t, w)
 			if _, err := h.Get(waitCtx(t)); err == nil || !strings.Contains(err.Error(), "boom") {
 				t.Fatalf("Get of a workflow whose task failed while the store blipped: %v; want its failure", err)
 			}
@@ -389,10 +380,7 @@ func TestSingletonSlowReleaseNotAbandoned(t *testing.T) {
 	if err := runtime.Register(w, task, add); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- w.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	runWorker(t, w)
 	h, err := runtime.Enqueue(t.Context(), runtime.NewClient(st), task, &addArgs{A: 1, B: 2}, runtime.Singleton("k"), runtime.Timeout(100*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)

@@ -70,6 +70,15 @@ func (b *bundle) register(t *testing.T, task *runtime.Task[int], fn func(context
 	}
 }
 
+// runWorker runs w until the test ends.
+func runWorker(t *testing.T, w *runtime.Worker) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+}
+
 // start runs the worker until the test ends, and returns a stop function
 // that cancels it and returns Run's error.
 func (b *bundle) start(t *testing.T) (stop func() error) {
