@@ -232,6 +232,17 @@ func (b *batcher) exec(batch []*call) {
 	}
 }
 
+// ones is the reply of a merged call whose items all succeeded, when its
+// script says so with their number in place of a 1 for each; callers only
+// read it.
+var ones = func() []any {
+	s := make([]any, maxItems)
+	for i := range s {
+		s[i] = int64(1)
+	}
+	return s
+}()
+
 // mergeKey says which calls may share a script run: the same script on
 // the same queue (its first key names it), in the same phase.
 type mergeKey struct {
@@ -256,6 +267,13 @@ func (r *run) finish() {
 	}
 	if r.calls[0].items == 0 {
 		r.calls[0].val = val
+		return
+	}
+	if n, ok := val.(int64); ok && n == int64(r.items) {
+		// Every item succeeded: the script's short reply for 1 each.
+		for _, c := range r.calls {
+			c.reply = ones[:c.items:c.items]
+		}
 		return
 	}
 	reply, ok := val.([]any)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -15,20 +16,26 @@ import (
 // given and by priority within each. For each queue it first moves the
 // delayed messages that are due and the lapsed leases back to ready, so
 // the consumers themselves recover the tasks of dead workers: one script
-// run moves an ID once, however many consumers race. Each delivery gets a
-// new token from the queue's counter, which fences older deliveries of
-// the same message. A lease that becomes the queue's earliest is announced
-// on the queue's channel, so that sleeping consumers set their timers by it.
+// run moves an ID once, however many consumers race. Each run takes a new
+// token from the queue's counter for its deliveries, which fences older
+// deliveries of the same messages. A lease that becomes the queue's
+// earliest is announced on the queue's channel, so that sleeping consumers
+// set their timers by it.
 //
 //	KEYS[7i-6..7i] queue i: delayed, leased, seq, msgs, deliv, old
 //	leased, old tokens
 //	ARGV[1] most deliveries, ARGV[2] lease (µs), ARGV[3] lease notice
 //	ARGV[2+2i], ARGV[3+2i] queue i: ready list prefix, notify channel
-//	returns {head, then five per delivery: queue index (1-based), id,
-//	deliveries, token, priority digit and body}; when something was
-//	delivered, head is 1 if a lease notice was published, else 0; when
-//	nothing was, head is the earliest ETA or lease deadline (µs) of the
-//	queues, 0 for none
+//	returns {head, then one per queue delivered from: {queue index
+//	(1-based), token prefix, IDs, values (priority digit and body),
+//	deliveries before this one (nil for none) or 0 when none of them
+//	was delivered before}}; when something was delivered, head is 1 if
+//	a lease notice was published, else 0; when nothing was, head is the
+//	earliest ETA or lease deadline (µs) of the queues, 0 for none. A
+//	delivery's token is the prefix followed by its deliveries.
+//
+// The reply hands back the tables LPOP and HMGET made, so that a message
+// costs the script little more than the commands' own work.
 var fetchScript = goredis.NewScript(luaLib + `
 -- due_old puts back the lapsed leases of versions before the leased set of
 -- lease entries: bare IDs by deadline, with their tokens in a hash.
@@ -59,41 +66,59 @@ for i = 1, nq do
     due(leased, ready, msgs, deliv, now, true)
     first = first_score(leased)
   end
-  local ids = {}
+  local ids = nil
   for p = 9, 0, -1 do
-    if n + #ids >= max then break end
-    local got = redis.call('LPOP', ready .. p, max - n - #ids)
+    local have = ids and #ids or 0
+    if n + have >= max then break end
+    local got = redis.call('LPOP', ready .. p, max - n - have)
     if got then
-      for _, id in ipairs(got) do ids[#ids + 1] = id end
+      if ids == nil then
+        ids = got
+      else
+        for _, id in ipairs(got) do ids[#ids + 1] = id end
+      end
     end
   end
-  if #ids > 0 then
+  if ids then
     if first == nil or first > deadline then
       redis.call('PUBLISH', channel, ARGV[3])
       out[1] = 1
     end
     local vals = redis.call('HMGET', msgs, unpack(ids))
     -- Only messages put back have deliveries kept.
-    local ds = {}
+    local ds = nil
     if redis.call('EXISTS', deliv) == 1 then ds = redis.call('HMGET', deliv, unpack(ids)) end
-    local token = redis.call('INCRBY', seq, #ids) - #ids
-    local lset = {}
+    -- One token serves the run: no delivery of another run shares it.
+    local base = string.format('%d.', redis.call('INCR', seq))
+    local lset, gone = {}, false
     for j, id in ipairs(ids) do
       if vals[j] then
-        token = token + 1
-        local d = (tonumber(ds[j]) or 0) + 1
-        local tok = string.format('%d.%d', token, d)
+        local d = 1
+        if ds and ds[j] then d = tonumber(ds[j]) + 1 end
         lset[#lset + 1] = deadline
-        lset[#lset + 1] = id .. '|' .. tok
-        n = n + 1
-        out[#out + 1] = i
-        out[#out + 1] = id
-        out[#out + 1] = d
-        out[#out + 1] = tok
-        out[#out + 1] = vals[j]
+        lset[#lset + 1] = id .. '|' .. base .. d
+      else
+        gone = true
       end
     end
-    if #lset > 0 then redis.call('ZADD', leased, unpack(lset)) end
+    if gone then
+      -- IDs whose message is gone (purged) are dropped.
+      local kept, kv, kd = {}, {}, {}
+      for j, id in ipairs(ids) do
+        if vals[j] then
+          kept[#kept + 1] = id
+          kv[#kv + 1] = vals[j]
+          if ds then kd[#kd + 1] = ds[j] or 0 end
+        end
+      end
+      ids, vals = kept, kv
+      if ds then ds = kd end
+    end
+    if #ids > 0 then
+      redis.call('ZADD', leased, unpack(lset))
+      n = n + #ids
+      out[#out + 1] = {i, base, ids, vals, ds or 0}
+    end
     if n >= max then break end
   end
 end
@@ -239,42 +264,82 @@ func (t *Transport) deliveries(res []any, qs []queueKeys) (int64, []*runtime.Del
 	bad := func() error {
 		return fmt.Errorf("taskgen: redis: fetch on queue %q: malformed script reply", qs[0].name)
 	}
-	if len(res) == 0 || (len(res)-1)%5 != 0 {
+	if len(res) == 0 {
 		return 0, nil, bad()
 	}
 	head, _ := res[0].(int64)
-	ds := make([]*runtime.Delivery, 0, (len(res)-1)/5)
-	for i := 1; i < len(res); i += 5 {
-		qi, ok1 := res[i].(int64)
-		id, ok2 := res[i+1].(string)
-		n, ok3 := res[i+2].(int64)
-		token, ok4 := res[i+3].(string)
-		val, ok5 := res[i+4].(string)
-		if !ok1 || !ok2 || !ok3 || !ok4 || !ok5 || qi < 1 || int(qi) > len(qs) || len(val) == 0 {
+	var ds []*runtime.Delivery
+	for _, r := range res[1:] {
+		part, ok := r.([]any)
+		if !ok || len(part) != 5 {
 			return 0, nil, bad()
 		}
-		// One allocation holds the delivery, its lease and the ack's
-		// arguments, which reuse the reply's values.
-		x := &struct {
-			d   runtime.Delivery
-			l   lease
-			ack [2]any
-		}{
-			d: runtime.Delivery{
-				Message: runtime.Message{
-					ID:       id,
-					Queue:    qs[qi-1].name,
-					Priority: int(val[0] - '0'),
-					Body:     []byte(val[1:]),
-				},
-				Deliveries: int(n),
-			},
-			l:   lease{t: t, token: token},
-			ack: [2]any{res[i+1], res[i+3]},
+		qi, ok1 := part[0].(int64)
+		base, ok2 := part[1].(string)
+		ids, ok3 := part[2].([]any)
+		vals, ok4 := part[3].([]any)
+		before, _ := part[4].([]any)
+		if !ok1 || !ok2 || !ok3 || !ok4 || qi < 1 || int(qi) > len(qs) || len(vals) != len(ids) ||
+			(before != nil && len(before) != len(ids)) {
+			return 0, nil, bad()
 		}
-		x.l.ack = x.ack[:]
-		x.d.Lease = &x.l
-		ds = append(ds, &x.d)
+		if ds == nil {
+			ds = make([]*runtime.Delivery, 0, len(ids))
+		}
+		queue := qs[qi-1].name
+		for j, v := range ids {
+			id, ok1 := v.(string)
+			val, ok2 := vals[j].(string)
+			if !ok1 || !ok2 || len(val) == 0 {
+				return 0, nil, bad()
+			}
+			n := 1
+			if before != nil {
+				k, ok := deliveryCount(before[j])
+				if !ok {
+					return 0, nil, bad()
+				}
+				n += k
+			}
+			entry := id + "|" + base + strconv.Itoa(n)
+			// One allocation holds the delivery, its lease and the ack's
+			// arguments.
+			x := &struct {
+				d   runtime.Delivery
+				l   lease
+				ack [2]any
+			}{
+				d: runtime.Delivery{
+					Message: runtime.Message{
+						ID:       id,
+						Queue:    queue,
+						Priority: int(val[0] - '0'),
+						Body:     []byte(val[1:]),
+					},
+					Deliveries: n,
+				},
+				l:   lease{t: t, entry: entry},
+				ack: [2]any{v, entry},
+			}
+			x.l.ack = x.ack[:]
+			x.d.Lease = &x.l
+			ds = append(ds, &x.d)
+		}
 	}
 	return head, ds, nil
+}
+
+// deliveryCount reads a message's deliveries before this one from the
+// fetch reply: nil for none, else a count.
+func deliveryCount(v any) (int, bool) {
+	switch v := v.(type) {
+	case nil:
+		return 0, true
+	case int64:
+		return int(v), v >= 0
+	case string:
+		n, err := strconv.Atoi(v)
+		return n, err == nil && n >= 0
+	}
+	return 0, false
 }

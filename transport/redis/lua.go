@@ -81,21 +81,21 @@ local function due(zset, ready, msgs, deliv, now, unlease)
   return make_ready(ids, redis.call('HMGET', msgs, unpack(ids)), ready)
 end
 
--- check returns, for each ids[j], whether toks[j] holds its lease, and
--- the leased set entries. Leases that lapsed and were not taken over yet
--- are released to ready here, so that their stale holders lose them even
--- when no fetch came by since. An ID given twice holds at most once.
-local function check(ids, toks, q, now)
-  local es = {}
-  for j, id in ipairs(ids) do es[j] = id .. '|' .. toks[j] end
+-- check returns, for each j, whether the leased set entry es[j] (ID ids[j]
+-- and a lease token) holds its lease, and whether they all do. Leases
+-- that lapsed and were not taken over yet are released to ready here, so
+-- that their stale holders lose them even when no fetch came by since. An
+-- entry given twice holds at most once.
+local function check(ids, es, q, now)
   local dl = redis.call('ZMSCORE', q.leased, unpack(es))
-  local ok, lapsed, seen = {}, {}, {}
+  local ok, lapsed, seen, all = {}, {}, {}, true
   for j, e in ipairs(es) do
     ok[j] = false
     if dl[j] and not seen[e] then
       seen[e] = true
       if tonumber(dl[j]) > now then ok[j] = true else lapsed[#lapsed + 1] = e end
     end
+    if not ok[j] then all = false end
   end
   if #lapsed > 0 then
     redis.call('ZREM', q.leased, unpack(lapsed))
@@ -104,21 +104,17 @@ local function check(ids, toks, q, now)
       redis.call('PUBLISH', q.channel, 'ready')
     end
   end
-  return ok, es
+  return ok, all
 end
 
--- forget drops the messages of the leased set entries es, settled for good.
-local function forget(es, q)
+-- forget drops the messages of IDs ids, whose leased set entries es are
+-- settled for good.
+local function forget(ids, es, q)
   if #es == 0 then return end
   redis.call('ZREM', q.leased, unpack(es))
-  local ids, again = {}, {}
-  for j, e in ipairs(es) do
-    local id, d = lease_of(e)
-    ids[j] = id
-    if d ~= '1' then again[#again + 1] = id end
-  end
   redis.call('HDEL', q.msgs, unpack(ids))
-  if #again > 0 then redis.call('HDEL', q.deliv, unpack(again)) end
+  -- Only messages delivered before have deliveries kept.
+  if redis.call('EXISTS', q.deliv) == 1 then redis.call('HDEL', q.deliv, unpack(ids)) end
 end
 
 -- first_score returns the lowest score of zset, or nil.

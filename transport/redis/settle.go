@@ -11,8 +11,8 @@ import (
 	"github.com/taskgen/taskgen/runtime"
 )
 
-// Settling a delivery checks its lease token first (check, in luaLib): a
-// stale delivery gets 0 and the caller runtime.ErrLeaseLost. Each script
+// Settling a delivery checks its lease first (check, in luaLib): a stale
+// delivery gets 0 and the caller runtime.ErrLeaseLost. Each script
 // takes several deliveries of one queue, so that the batcher can merge the
 // acks (or nacks, extensions, dead letters) that concurrent handlers send.
 // Every settling script takes the same first keys and arguments:
@@ -21,21 +21,22 @@ import (
 //	ARGV[1] notify channel, ARGV[2] ready list prefix
 
 // luaSettle is the start of a settling script whose deliveries take stride
-// arguments each, from ARGV[first]: the ID, the lease token, then the
-// script's own. It defines q (the queue's keys), now, ids, ok (ok[j] says
-// whether delivery j holds its lease), es (es[j] is delivery j's leased
-// set entry) and arg(j, k), the k-th argument (from 0) of delivery j.
+// arguments each, from ARGV[first]: the ID, the leased set entry (the ID,
+// '|' and the lease token), then the script's own. It defines q (the
+// queue's keys), now, ids, es (es[j] is delivery j's entry), ok (ok[j]
+// says whether delivery j holds its lease), all (whether every one does)
+// and arg(j, k), the k-th argument (from 0) of delivery j.
 func luaSettle(first, stride int) string {
 	return luaLib + fmt.Sprintf(`
 local q = {leased = KEYS[1], seq = KEYS[2], msgs = KEYS[3], deliv = KEYS[4],
   channel = ARGV[1], ready = ARGV[2]}
 local now = now_us()
-local ids, toks = {}, {}
+local ids, es = {}, {}
 for i = %[1]d, #ARGV, %[2]d do
   ids[#ids + 1] = ARGV[i]
-  toks[#toks + 1] = ARGV[i + 1]
+  es[#es + 1] = ARGV[i + 1]
 end
-local ok, es = check(ids, toks, q, now)
+local ok, all = check(ids, es, q, now)
 local function arg(j, k) return ARGV[%[1]d + %[2]d * (j - 1) + k] end
 `, first, stride)
 }
@@ -43,19 +44,25 @@ local function arg(j, k) return ARGV[%[1]d + %[2]d * (j - 1) + k] end
 // ackScript removes delivered messages for good.
 //
 //	KEYS[1..4], ARGV[1..2] as for every settling script
-//	ARGV[3..] two per delivery: id, lease token
-//	returns one integer per delivery: 1 acked, 0 lease lost
+//	ARGV[3..] two per delivery: id, leased set entry
+//	returns one integer per delivery: 1 acked, 0 lease lost; or, when
+//	every delivery was acked, their number
 var ackScript = goredis.NewScript(luaSettle(3, 2) + `
-local res, done = {}, {}
+if all then
+  forget(ids, es, q)
+  return #ids
+end
+local res, done, gone = {}, {}, {}
 for j = 1, #ids do
   if ok[j] then
     done[#done + 1] = es[j]
+    gone[#gone + 1] = ids[j]
     res[j] = 1
   else
     res[j] = 0
   end
 end
-forget(done, q)
+forget(gone, done, q)
 return res
 `)
 
@@ -89,7 +96,7 @@ func (t *Transport) ackCall(d *runtime.Delivery) (*call, error) {
 // priority, or delayed. A new body keeps the message's priority digit.
 //
 //	KEYS[1..4], ARGV[1..2] as for every settling script; KEYS[5] delayed
-//	ARGV[3..] five per delivery: id, lease token, delay (µs), "1" when a
+//	ARGV[3..] five per delivery: id, leased set entry, delay (µs), "1" when a
 //	new body follows or "0", body
 //	returns one integer per delivery: 1 put back, 0 lease lost
 var nackScript = goredis.NewScript(luaSettle(3, 5) + `
@@ -157,7 +164,7 @@ func (t *Transport) Nack(ctx context.Context, d *runtime.Delivery, opts runtime.
 		script: nackScript,
 		keys:   q.settleKeys(q.delayed),
 		head:   q.head,
-		args:   []any{d.ID, l.token, micros(opts.Delay), flag, body},
+		args:   []any{d.ID, l.entry, micros(opts.Delay), flag, body},
 		items:  1,
 		phase:  phaseQueue,
 	})
@@ -166,7 +173,7 @@ func (t *Transport) Nack(ctx context.Context, d *runtime.Delivery, opts runtime.
 // extendScript renews leases.
 //
 //	KEYS[1..4], ARGV[1..2] as for every settling script
-//	ARGV[3..] three per delivery: id, lease token, lease (µs)
+//	ARGV[3..] three per delivery: id, leased set entry, lease (µs)
 //	returns one integer per delivery: 1 renewed, 0 lease lost
 var extendScript = goredis.NewScript(luaSettle(3, 3) + `
 local res, add = {}, {}
@@ -196,7 +203,7 @@ func (t *Transport) Extend(ctx context.Context, d *runtime.Delivery, ttl time.Du
 		script: extendScript,
 		keys:   q.settle,
 		head:   q.head,
-		args:   []any{d.ID, l.token, micros(ttl)},
+		args:   []any{d.ID, l.entry, micros(ttl)},
 		items:  1,
 		phase:  phaseQueue,
 	})
@@ -209,18 +216,19 @@ func (t *Transport) Extend(ctx context.Context, d *runtime.Delivery, ttl time.Du
 //	KEYS[1..4] as for every settling script, KEYS[5] dead
 //	ARGV[1] notify channel, ARGV[2] dead letter key prefix,
 //	ARGV[3] most dead letters kept
-//	ARGV[4..] ten per delivery: id, lease token, dead letter id, task,
+//	ARGV[4..] ten per delivery: id, leased set entry, dead letter id, task,
 //	reason, error, attempts, time (Unix ns), "1" when a body follows or
 //	"0", body
 //	returns one integer per delivery: 1 dead-lettered, 0 lease lost
 var deadLetterScript = goredis.NewScript(luaSettle(5, 10) + `
 local keep = tonumber(ARGV[4])
-local res, done = {}, {}
+local res, done, gone = {}, {}, {}
 for j, id in ipairs(ids) do
   res[j] = 0
   if ok[j] then
     res[j] = 1
     done[#done + 1] = es[j]
+    gone[#gone + 1] = id
     local v = redis.call('HGET', q.msgs, id)
     local body = string.sub(v, 2)
     if arg(j, 8) == '1' then body = arg(j, 9) end
@@ -232,7 +240,7 @@ for j, id in ipairs(ids) do
     redis.call('ZADD', KEYS[5], redis.call('INCR', q.seq), did)
   end
 end
-forget(done, q)
+forget(gone, done, q)
 if keep > 0 then
   local extra = redis.call('ZCARD', KEYS[5]) - keep
   if extra > 0 then
@@ -270,7 +278,7 @@ func (t *Transport) DeadLetter(ctx context.Context, d *runtime.Delivery, dl runt
 		script: deadLetterScript,
 		keys:   q.settleKeys(q.dead),
 		head:   []any{q.notify, q.ready, q.deadTask, t.maxDead},
-		args:   []any{d.ID, l.token, dl.ID, dl.Task, string(dl.Reason), dl.Error, dl.Attempts, dl.At.UnixNano(), flag, body},
+		args:   []any{d.ID, l.entry, dl.ID, dl.Task, string(dl.Reason), dl.Error, dl.Attempts, dl.At.UnixNano(), flag, body},
 		items:  1,
 		phase:  phaseQueue,
 	})

@@ -144,15 +144,16 @@ func (t *Transport) queue(name string) queueKeys {
 	return q
 }
 
-// lease is a delivery's token: the value of the queue's counter when the
-// message was leased, which no other delivery of any message shares, then
-// '.' and the message's deliveries. Acks, nacks and extensions succeed
-// only while the queue's leased set holds the ID with this token.
+// lease is a delivery's entry in its queue's leased set: the ID, '|', and
+// the delivery's token. The token is the value of the queue's counter taken
+// by the fetch that leased the message, which no delivery of another fetch
+// shares, then '.' and the message's deliveries. Acks, nacks and
+// extensions succeed only while the leased set holds the entry.
 type lease struct {
 	t     *Transport
-	token string
+	entry string
 	// ack is the ack script's arguments for the delivery, the ID and the
-	// token, made from the fetch reply's values: scripts only read them.
+	// entry: scripts only read them.
 	ack []any
 }
 
