@@ -17,9 +17,9 @@
 //     touches one queue, so the transport runs unchanged on Redis Cluster.
 //   - Fetch is one Lua script per round trip that promotes due messages,
 //     requeues lapsed leases and leases up to N messages, in strict queue
-//     order. Each delivery carries a token from the queue's counter, and
-//     ack, nack, extend and dead-letter succeed only with the current one
-//     (fencing).
+//     order. Each delivery carries a token from the queue's counter (one
+//     value per fetch), and ack, nack, extend and dead-letter succeed only
+//     with the current one (fencing).
 //   - A consumer with nothing to fetch sleeps on Pub/Sub: publishers notify
 //     a queue's channel when it turns non-empty, and the consumer's timer
 //     is set to the next ETA or lease deadline. No polling.
