@@ -18,7 +18,8 @@ import (
 //	ARGV[1] notify channel, ARGV[2] ready list prefix
 //	ARGV[3..] three per message: id, ETA (µs; 0 is now), the priority
 //	digit followed by the body
-//	returns one integer per message: 1 stored, 0 the queue holds the ID
+//	returns one integer per message: 1 stored, 0 the queue holds the ID;
+//	or, when every message of several was stored, their number
 var publishScript = goredis.NewScript(luaLib + `
 local delayed, msgs = KEYS[1], KEYS[2]
 if #ARGV == 5 then
@@ -67,9 +68,7 @@ if fast then
       if redis.call('RPUSH', ARGV[2] .. string.char(prio), unpack(ids)) == n then
         redis.call('PUBLISH', ARGV[1], 'ready')
       end
-      local res = {}
-      for j = 1, n do res[j] = 1 end
-      return res
+      return n
     end
     -- An ID repeats, and its last body was stored. The general way below
     -- stores the first body of every ID again: nothing was held, so
@@ -221,6 +220,9 @@ func (t *Transport) PublishBatch(ctx context.Context, msgs []*runtime.Message) [
 	for _, c := range chunks {
 		if isNoScript(c.cmd.Err()) {
 			c.cmd = publishScript.Eval(ctx, t.client, []string{c.q.delayed, c.q.msgs}, argsOf(c)...)
+		}
+		if n, err := c.cmd.Int64(); err == nil && n == int64(len(c.idx)) {
+			continue // every message stored
 		}
 		res, err := c.cmd.Slice()
 		if err == nil && len(res) != len(c.idx) {

@@ -317,7 +317,7 @@ func (t *Transport) AckRecord(ctx context.Context, d *runtime.Delivery, r *runti
 	if err != nil {
 		return err
 	}
-	rec := t.recordCall(r, ttl)
+	rec := t.recordCall(r, ttl, t.mayHaveProgress(d, r))
 	rec.next = ack
 	if err := t.batch.do(ctx, rec); err != nil {
 		if rec.err != nil {

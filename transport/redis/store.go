@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -54,28 +56,40 @@ func (t *Transport) PutRecord(ctx context.Context, r *runtime.Record, ttl time.D
 	if t.closed.Load() {
 		return runtime.ErrClosed
 	}
-	if err := t.batch.do(ctx, t.recordCall(r, ttl)); err != nil {
+	if r.State.Terminal() {
+		t.progressed.remove(r.ID)
+	}
+	if err := t.batch.do(ctx, t.recordCall(r, ttl, true)); err != nil {
 		return fmt.Errorf("taskgen: redis: put record of task %q: %w", r.ID, err)
 	}
 	return nil
 }
 
-// recordCall is the batcher call that writes r.
-func (t *Transport) recordCall(r *runtime.Record, ttl time.Duration) *call {
+// recordCall is the batcher call that writes r. withProgress says whether
+// the task may have progress, whose expiry a terminal write extends.
+func (t *Transport) recordCall(r *runtime.Record, ttl time.Duration, withProgress bool) *call {
 	at := r.UpdatedAt
 	if at.IsZero() {
 		at = time.Now()
 	}
-	key, progress, channel := t.keys.record(r.ID), t.keys.progress(r.ID), t.keys.recordChannel(r.ID)
+	key, channel := t.keys.record(r.ID), t.keys.recordChannel(r.ID)
 	val := encodeRecord(r, at)
 	// On one server a pipeline runs in order, so a terminal write can be
 	// plain commands: SET, then PEXPIRE of the progress, then PUBLISH.
 	if r.State.Terminal() && r.Progress == "" && len(r.ProgressMeta) == 0 && !t.cluster && ttl > 0 {
+		if !withProgress {
+			return &call{build: func(p goredis.Pipeliner) []goredis.Cmder {
+				ctx := context.Background()
+				return []goredis.Cmder{p.Set(ctx, key, val, ttl), p.Publish(ctx, channel, "done")}
+			}}
+		}
+		progress := t.keys.progress(r.ID)
 		return &call{build: func(p goredis.Pipeliner) []goredis.Cmder {
 			ctx := context.Background()
 			return []goredis.Cmder{p.Set(ctx, key, val, ttl), p.PExpire(ctx, progress, ttl), p.Publish(ctx, channel, "done")}
 		}}
 	}
+	progress := t.keys.progress(r.ID)
 	if r.State.Terminal() || r.Progress != "" || len(r.ProgressMeta) > 0 {
 		terminal := "0"
 		if r.State.Terminal() {
@@ -96,6 +110,48 @@ func (t *Transport) recordCall(r *runtime.Record, ttl time.Duration) *call {
 		}
 		return []goredis.Cmder{p.Set(context.Background(), key, val, ttl)}
 	}}
+}
+
+// progressSet holds the IDs of tasks whose progress a transport wrote.
+// Should it fill up (tasks that report progress and whose terminal record
+// another process writes), it stops answering: every task may then have
+// progress.
+type progressSet struct {
+	ids  sync.Map
+	n    atomic.Int64
+	full atomic.Bool
+}
+
+// maxProgressed bounds a progressSet.
+const maxProgressed = 1 << 16
+
+func (s *progressSet) add(id string) {
+	if s.full.Load() {
+		return
+	}
+	if _, loaded := s.ids.LoadOrStore(id, struct{}{}); !loaded && s.n.Add(1) > maxProgressed {
+		s.full.Store(true)
+		s.ids.Clear()
+	}
+}
+
+// remove forgets id and reports whether the set held it, or is full.
+func (s *progressSet) remove(id string) bool {
+	if _, ok := s.ids.LoadAndDelete(id); ok {
+		s.n.Add(-1)
+		return true
+	}
+	return s.full.Load()
+}
+
+// mayHaveProgress reports whether d's task may have progress when its
+// record r becomes terminal: if this transport wrote some, or if an earlier
+// delivery or attempt could have. A first delivery of a first attempt has
+// progress only from its own handler, which writes it through the worker's
+// store, this transport. It forgets r's ID.
+func (t *Transport) mayHaveProgress(d *runtime.Delivery, r *runtime.Record) bool {
+	wrote := t.progressed.remove(r.ID)
+	return wrote || d.Deliveries != 1 || r.Attempt != 0
 }
 
 // setProgressScript records progress, creating a pending record if needed.
@@ -124,6 +180,7 @@ func (t *Transport) SetProgress(ctx context.Context, id, state string, meta []by
 	if t.closed.Load() {
 		return runtime.ErrClosed
 	}
+	t.progressed.add(id)
 	now := time.Now()
 	pending := encodeRecord(&runtime.Record{ID: id, State: runtime.StatePending}, now)
 	c := &call{

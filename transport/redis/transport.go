@@ -54,6 +54,9 @@ type Transport struct {
 	origin string
 
 	queues sync.Map // queue name → *queueKeys, built once
+	// progressed holds the IDs of tasks whose progress this transport
+	// wrote, until it writes their terminal record (see mayHaveProgress).
+	progressed progressSet
 
 	batch  *batcher
 	notes  *notifier
