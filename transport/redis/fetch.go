@@ -286,7 +286,7 @@ func (t *Transport) deliveries(res []any, qs []queueKeys) (int64, []*runtime.Del
 		if ds == nil {
 			ds = make([]*runtime.Delivery, 0, len(ids))
 		}
-		queue := qs[qi-1].name
+		q := &qs[qi-1]
 		for j, v := range ids {
 			id, ok1 := v.(string)
 			val, ok2 := vals[j].(string)
@@ -312,13 +312,13 @@ func (t *Transport) deliveries(res []any, qs []queueKeys) (int64, []*runtime.Del
 				d: runtime.Delivery{
 					Message: runtime.Message{
 						ID:       id,
-						Queue:    queue,
+						Queue:    q.name,
 						Priority: int(val[0] - '0'),
 						Body:     []byte(val[1:]),
 					},
 					Deliveries: n,
 				},
-				l:   lease{t: t, entry: entry},
+				l:   lease{t: t, q: q, entry: entry},
 				ack: [2]any{v, entry},
 			}
 			x.l.ack = x.ack[:]

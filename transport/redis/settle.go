@@ -81,7 +81,7 @@ func (t *Transport) ackCall(d *runtime.Delivery) (*call, error) {
 	if err != nil {
 		return nil, err
 	}
-	q := t.queue(d.Queue)
+	q := l.q
 	return &call{
 		script: ackScript,
 		keys:   q.settle,
@@ -155,7 +155,7 @@ func (t *Transport) Nack(ctx context.Context, d *runtime.Delivery, opts runtime.
 	if err != nil {
 		return err
 	}
-	q := t.queue(d.Queue)
+	q := l.q
 	flag, body := "0", []byte{}
 	if opts.Body != nil {
 		flag, body = "1", opts.Body
@@ -198,7 +198,7 @@ func (t *Transport) Extend(ctx context.Context, d *runtime.Delivery, ttl time.Du
 	if ttl <= 0 {
 		ttl = t.lease
 	}
-	q := t.queue(d.Queue)
+	q := l.q
 	return t.settle(ctx, "extend", d, &call{
 		script: extendScript,
 		keys:   q.settle,
@@ -273,7 +273,7 @@ func (t *Transport) DeadLetter(ctx context.Context, d *runtime.Delivery, dl runt
 	if dl.Body != nil {
 		flag, body = "1", dl.Body
 	}
-	q := t.queue(d.Queue)
+	q := l.q
 	return t.settle(ctx, "dead-letter", d, &call{
 		script: deadLetterScript,
 		keys:   q.settleKeys(q.dead),

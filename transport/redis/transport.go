@@ -154,6 +154,7 @@ func (t *Transport) queue(name string) queueKeys {
 // extensions succeed only while the leased set holds the entry.
 type lease struct {
 	t     *Transport
+	q     *queueKeys // the delivery's queue
 	entry string
 	// ack is the ack script's arguments for the delivery, the ID and the
 	// entry: scripts only read them.
