@@ -167,7 +167,7 @@ func (t *Transport) Fetch(ctx context.Context, req runtime.FetchRequest) ([]*run
 	if ttl <= 0 {
 		ttl = t.lease
 	}
-	qs := make([]queueKeys, len(req.Queues))
+	qs := make([]*queueKeys, len(req.Queues))
 	channels := make([]string, len(req.Queues))
 	for i, name := range req.Queues {
 		qs[i] = t.queue(name)
@@ -204,7 +204,7 @@ func (t *Transport) Fetch(ctx context.Context, req runtime.FetchRequest) ([]*run
 }
 
 // fetchOnce runs fetchScript over qs, one queue at a time on Redis Cluster.
-func (t *Transport) fetchOnce(ctx context.Context, qs []queueKeys, limit int, ttl time.Duration) ([]*runtime.Delivery, int64, error) {
+func (t *Transport) fetchOnce(ctx context.Context, qs []*queueKeys, limit int, ttl time.Duration) ([]*runtime.Delivery, int64, error) {
 	group := len(qs)
 	if t.cluster {
 		group = 1
@@ -260,7 +260,7 @@ func (t *Transport) fetchOnce(ctx context.Context, qs []queueKeys, limit int, tt
 }
 
 // deliveries decodes fetchScript's reply.
-func (t *Transport) deliveries(res []any, qs []queueKeys) (int64, []*runtime.Delivery, error) {
+func (t *Transport) deliveries(res []any, qs []*queueKeys) (int64, []*runtime.Delivery, error) {
 	bad := func() error {
 		return fmt.Errorf("taskgen: redis: fetch on queue %q: malformed script reply", qs[0].name)
 	}
@@ -286,7 +286,7 @@ func (t *Transport) deliveries(res []any, qs []queueKeys) (int64, []*runtime.Del
 		if ds == nil {
 			ds = make([]*runtime.Delivery, 0, len(ids))
 		}
-		q := &qs[qi-1]
+		q := qs[qi-1]
 		for j, v := range ids {
 			id, ok1 := v.(string)
 			val, ok2 := vals[j].(string)

@@ -40,15 +40,18 @@ type queueKeys struct {
 	// notify is the channel that wakes the queue's blocked consumers.
 	notify string
 	// settle is the keys of the settling scripts, publish those of
-	// publishScript, and head the leading arguments of both, made once
-	// per queue: calls only read them.
+	// publishScript, and head the leading arguments of both; readyNow[p]
+	// is the keys of publishNowScript for priority p, and notifyArg its
+	// leading argument. All are made once per queue: calls only read them.
 	settle, publish []string
 	head            []any
+	readyNow        [10][]string
+	notifyArg       []any
 }
 
-func (k keyspace) queue(name string) queueKeys {
+func (k keyspace) queue(name string) *queueKeys {
 	base := k.prefix + ":{" + hashTag(name) + "}:"
-	q := queueKeys{
+	q := &queueKeys{
 		name:      name,
 		ready:     base + "ready:",
 		delayed:   base + "delayed",
@@ -65,6 +68,10 @@ func (k keyspace) queue(name string) queueKeys {
 	q.settle = q.settleKeys()
 	q.publish = []string{q.delayed, q.msgs}
 	q.head = []any{q.notify, q.ready}
+	for p := range q.readyNow {
+		q.readyNow[p] = []string{q.ready + string(rune('0'+p)), q.msgs}
+	}
+	q.notifyArg = []any{q.notify}
 	return q
 }
 

@@ -10,21 +10,20 @@ import (
 )
 
 // publishScript adds messages to one queue: ready at once, or delayed until
-// their ETA. It publishes a notice when a ready list was empty (blocked
-// consumers sleep only on empty queues) or a delayed message became the
-// earliest (consumers sleep until the earliest ETA).
+// their ETA (publishNowScript takes those that are all ready now). It
+// publishes a notice when a ready list was empty (blocked consumers sleep
+// only on empty queues) or a delayed message became the earliest
+// (consumers sleep until the earliest ETA).
 //
 //	KEYS[1] delayed, KEYS[2] msgs
 //	ARGV[1] notify channel, ARGV[2] ready list prefix
 //	ARGV[3..] three per message: id, ETA (µs; 0 is now), the priority
 //	digit followed by the body
-//	returns one integer per message: 1 stored, 0 the queue holds the ID;
-//	or, when every message of several was stored, their number
+//	returns one integer per message: 1 stored, 0 the queue holds the ID
 var publishScript = goredis.NewScript(luaLib + `
 local delayed, msgs = KEYS[1], KEYS[2]
 if #ARGV == 5 then
-  -- One message, the common case of a lone Publish: HSETNX both checks
-  -- and stores it.
+  -- One message: HSETNX both checks and stores it.
   local id, eta, val = ARGV[3], tonumber(ARGV[4]), ARGV[5]
   if redis.call('HSETNX', msgs, id, val) == 0 then return {0} end
   local notify
@@ -39,43 +38,9 @@ if #ARGV == 5 then
   return {1}
 end
 local n = (#ARGV - 2) / 3
-local ids, fields, fast = {}, {}, true
-local prio = string.byte(ARGV[5], 1)
-for j = 1, n do
-  local a = 3 * j
-  ids[j] = ARGV[a]
-  if fast then
-    if ARGV[a + 1] ~= '0' or string.byte(ARGV[a + 2], 1) ~= prio then
-      fast = false
-    else
-      fields[2 * j - 1], fields[2 * j] = ARGV[a], ARGV[a + 2]
-    end
-  end
-end
+local ids = {}
+for j = 1, n do ids[j] = ARGV[3 * j] end
 local held = redis.call('HMGET', msgs, unpack(ids))
-if fast then
-  -- The common batch: every message ready now, at one priority. If no ID
-  -- is held and none repeats (HSET then adds every field), the batch is
-  -- stored with one command per key.
-  for j = 1, n do
-    if held[j] then
-      fast = false
-      break
-    end
-  end
-  if fast then
-    if redis.call('HSET', msgs, unpack(fields)) == n then
-      if redis.call('RPUSH', ARGV[2] .. string.char(prio), unpack(ids)) == n then
-        redis.call('PUBLISH', ARGV[1], 'ready')
-      end
-      return n
-    end
-    -- An ID repeats, and its last body was stored. The general way below
-    -- stores the first body of every ID again: nothing was held, so
-    -- every field is this batch's.
-    held = {}
-  end
-end
 local now = nil
 local set, ready_ids, ready_vals, later, seen, res = {}, {}, {}, {}, {}, {}
 for j, id in ipairs(ids) do
@@ -110,6 +75,63 @@ if #later > 0 then
 end
 if #ready_ids > 0 and make_ready(ready_ids, ready_vals, ARGV[2]) then notify = true end
 if notify then redis.call('PUBLISH', ARGV[1], 'ready') end
+return res
+`)
+
+// publishNowScript adds messages that are ready now to one ready list, the
+// common publish: unlike publishScript it needs no ETA and no per-message
+// priority, and it stores the bodies straight from its arguments. It
+// publishes a notice when the list was empty.
+//
+//	KEYS[1] the ready list of the messages' priority, KEYS[2] msgs
+//	ARGV[1] notify channel, ARGV[2..] two per message: id, the priority
+//	digit followed by the body
+//	returns one integer per message: 1 stored, 0 the queue holds the ID;
+//	or, when every message of several was stored, their number
+var publishNowScript = goredis.NewScript(`
+local ready, msgs = KEYS[1], KEYS[2]
+local n = (#ARGV - 1) / 2
+if n == 1 then
+  if redis.call('HSETNX', msgs, ARGV[2], ARGV[3]) == 0 then return {0} end
+  if redis.call('RPUSH', ready, ARGV[2]) == 1 then redis.call('PUBLISH', ARGV[1], 'ready') end
+  return {1}
+end
+local ids = {}
+for j = 1, n do ids[j] = ARGV[2 * j] end
+local held = redis.call('HMGET', msgs, unpack(ids))
+local fresh = true
+for j = 1, n do
+  if held[j] then
+    fresh = false
+    break
+  end
+end
+-- If no ID is held and none repeats (HSET then adds every field), the
+-- messages are stored with one command per key.
+if fresh and redis.call('HSET', msgs, unpack(ARGV, 2)) == n then
+  if redis.call('RPUSH', ready, unpack(ids)) == n then redis.call('PUBLISH', ARGV[1], 'ready') end
+  return n
+end
+-- An ID is held, or repeats. Each ID not held is stored with its first
+-- body (again, when it repeats: HSET above stored its last one, and
+-- nothing was held then).
+local res, seen, set, push = {}, {}, {}, {}
+for j = 1, n do
+  local id = ids[j]
+  if held[j] or seen[id] then
+    res[j] = 0
+  else
+    seen[id] = true
+    res[j] = 1
+    set[#set + 1] = id
+    set[#set + 1] = ARGV[2 * j + 1]
+    push[#push + 1] = id
+  end
+end
+if #set > 0 then
+  redis.call('HSET', msgs, unpack(set))
+  if redis.call('RPUSH', ready, unpack(push)) == #push then redis.call('PUBLISH', ARGV[1], 'ready') end
+end
 return res
 `)
 
@@ -157,6 +179,11 @@ func (t *Transport) sendPublish(ctx context.Context, msg *runtime.Message) (*cal
 		items:  1,
 		phase:  phaseQueue,
 	}
+	if msg.ETA.IsZero() {
+		// Merged with the other publishes of its queue and priority: the
+		// batcher merges the calls whose first key is the same.
+		c.script, c.keys, c.head, c.args = publishNowScript, q.readyNow[msg.Priority], q.notifyArg, readyArgs(nil, msg)
+	}
 	if err := t.batch.send(ctx, c); err != nil {
 		return nil, wrap("publish", msg.Queue, err)
 	}
@@ -174,6 +201,11 @@ func (t *Transport) publishResult(msg *runtime.Message, c *call) error {
 // PublishBatch publishes msgs in one pipeline, one script run per queue
 // and chunk of messages, and returns each message's outcome, as Publish
 // would. It implements runtime.BatchPublisher.
+//
+// A queue whose messages are all ready now has a run per priority (and
+// chunk) of publishNowScript; the order of a queue's messages matters only
+// within a priority, and is kept. Any other queue's messages go through
+// publishScript.
 func (t *Transport) PublishBatch(ctx context.Context, msgs []*runtime.Message) []error {
 	errs := make([]error, len(msgs))
 	if t.closed.Load() {
@@ -183,20 +215,37 @@ func (t *Transport) PublishBatch(ctx context.Context, msgs []*runtime.Message) [
 		return errs
 	}
 	type chunk struct {
-		q   queueKeys
+		q   *queueKeys
+		now bool // publishNowScript, for priority prio
+		pri int
 		idx []int
 		cmd *goredis.Cmd
 	}
-	var chunks []*chunk
-	open := make(map[string]*chunk)
+	// later says which queues have a message with an ETA.
+	later := make(map[string]bool)
 	for i, m := range msgs {
-		if errs[i] = checkMessage(m); errs[i] != nil {
+		if errs[i] = checkMessage(m); errs[i] == nil && !m.ETA.IsZero() {
+			later[m.Queue] = true
+		}
+	}
+	type chunkKey struct {
+		queue string
+		pri   int
+	}
+	var chunks []*chunk
+	open := make(map[chunkKey]*chunk)
+	for i, m := range msgs {
+		if errs[i] != nil {
 			continue
 		}
-		c := open[m.Queue]
+		k := chunkKey{m.Queue, -1}
+		if !later[m.Queue] {
+			k.pri = m.Priority
+		}
+		c := open[k]
 		if c == nil || len(c.idx) == publishChunk {
-			c = &chunk{q: t.queue(m.Queue)}
-			open[m.Queue] = c
+			c = &chunk{q: t.queue(m.Queue), now: k.pri >= 0, pri: k.pri}
+			open[k] = c
 			chunks = append(chunks, c)
 		}
 		c.idx = append(c.idx, i)
@@ -204,22 +253,32 @@ func (t *Transport) PublishBatch(ctx context.Context, msgs []*runtime.Message) [
 	if len(chunks) == 0 {
 		return errs
 	}
-	pipe := t.client.Pipeline()
-	argsOf := func(c *chunk) []any {
+	script := func(c *chunk) (*goredis.Script, []string, []any) {
+		if c.now {
+			args := make([]any, 0, 1+2*len(c.idx))
+			args = append(args, c.q.notify)
+			for _, i := range c.idx {
+				args = readyArgs(args, msgs[i])
+			}
+			return publishNowScript, c.q.readyNow[c.pri], args
+		}
 		args := make([]any, 0, 2+3*len(c.idx))
 		args = append(args, c.q.notify, c.q.ready)
 		for _, i := range c.idx {
 			args = messageArgs(args, msgs[i])
 		}
-		return args
+		return publishScript, c.q.publish, args
 	}
+	pipe := t.client.Pipeline()
 	for _, c := range chunks {
-		c.cmd = pipe.EvalSha(ctx, publishScript.Hash(), []string{c.q.delayed, c.q.msgs}, argsOf(c)...)
+		s, keys, args := script(c)
+		c.cmd = pipe.EvalSha(ctx, s.Hash(), keys, args...)
 	}
 	_, _ = pipe.Exec(ctx)
 	for _, c := range chunks {
 		if isNoScript(c.cmd.Err()) {
-			c.cmd = publishScript.Eval(ctx, t.client, []string{c.q.delayed, c.q.msgs}, argsOf(c)...)
+			s, keys, args := script(c)
+			c.cmd = s.Eval(ctx, t.client, keys, args...)
 		}
 		if n, err := c.cmd.Int64(); err == nil && n == int64(len(c.idx)) {
 			continue // every message stored
@@ -248,10 +307,21 @@ func checkMessage(msg *runtime.Message) error {
 
 // messageArgs appends msg's three publishScript arguments to args.
 func messageArgs(args []any, msg *runtime.Message) []any {
+	return append(args, msg.ID, unixMicros(msg.ETA), storedValue(msg))
+}
+
+// readyArgs appends msg's two publishNowScript arguments to args.
+func readyArgs(args []any, msg *runtime.Message) []any {
+	return append(args, msg.ID, storedValue(msg))
+}
+
+// storedValue is msg's value in its queue's msgs hash: the priority digit,
+// then the body.
+func storedValue(msg *runtime.Message) []byte {
 	val := make([]byte, 1+len(msg.Body))
 	val[0] = '0' + byte(msg.Priority)
 	copy(val[1:], msg.Body)
-	return append(args, msg.ID, unixMicros(msg.ETA), val)
+	return val
 }
 
 func publishOutcome(msg *runtime.Message, res any) error {

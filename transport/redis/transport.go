@@ -138,13 +138,12 @@ func (t *Transport) Close() error {
 }
 
 // queue returns the keys of the named queue.
-func (t *Transport) queue(name string) queueKeys {
+func (t *Transport) queue(name string) *queueKeys {
 	if q, ok := t.queues.Load(name); ok {
-		return *q.(*queueKeys)
+		return q.(*queueKeys)
 	}
-	q := t.keys.queue(name)
-	t.queues.Store(name, &q)
-	return q
+	q, _ := t.queues.LoadOrStore(name, t.keys.queue(name))
+	return q.(*queueKeys)
 }
 
 // lease is a delivery's entry in its queue's leased set: the ID, '|', and
