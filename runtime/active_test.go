@@ -165,3 +165,38 @@ func TestCancelShortCtx(t *testing.T) {
 		t.Fatalf("Cancel with a 30ms ctx = %v, want context.DeadlineExceeded", err)
 	}
 }
+
+// staleStore answers GetRecord with a record that says the task is still
+// running: what a cancel reads just before the task finishes.
+type staleStore struct {
+	*memory.Transport
+}
+
+func (s staleStore) GetRecord(ctx context.Context, id string) (*runtime.Record, error) {
+	r, err := s.Transport.GetRecord(ctx, id)
+	if err == nil {
+		r.State, r.Result = runtime.StateActive, nil
+	}
+	return r, err
+}
+
+// A cancel that read the task as running while it finished does not
+// overwrite its outcome.
+func TestCancelKeepsOutcome(t *testing.T) {
+	t.Parallel()
+	b := setup(t, runtime.WorkerConfig{})
+	task := newTask("test.Done", "q", 0)
+	b.register(t, task, add)
+	b.start(t)
+	h := b.enqueue(t, task, 2, 3)
+	if v, err := h.Get(waitCtx(t)); err != nil || v != 5 {
+		t.Fatalf("Get = %v, %v; want 5", v, err)
+	}
+	stale := runtime.NewHandle(h.ID(), staleStore{b.tr}, task.UnmarshalResult)
+	if err := stale.Cancel(t.Context()); err != nil {
+		t.Fatalf("Cancel: %v", err)
+	}
+	if v, err := h.Get(waitCtx(t)); err != nil || v != 5 {
+		t.Fatalf("Get after a cancel that came too late = %v, %v; want 5", v, err)
+	}
+}

@@ -82,7 +82,8 @@ func cancelTask(ctx context.Context, s Store, id, task string) (err error) {
 		return nil // finished: nothing to revoke
 	}
 	rec := &Record{ID: id, Task: r.Task, Queue: r.Queue, State: StateCancelled, Attempt: r.Attempt, Error: cancelledMessage, UpdatedAt: time.Now()}
-	if err := s.PutRecord(ctx, rec, revokeTTL); err != nil {
+	// Unless the task finished since it was read: its outcome stays.
+	if _, err := s.PutRecordUnlessTerminal(ctx, rec, revokeTTL); err != nil {
 		return fmt.Errorf("taskgen: cancel task %s: %w", id, err)
 	}
 	return nil

@@ -50,6 +50,11 @@ type Store interface {
 	// progress is taken only when no record exists. ttl > 0 sets the
 	// record's expiry; zero keeps the current one.
 	PutRecord(ctx context.Context, r *Record, ttl time.Duration) error
+	// PutRecordUnlessTerminal writes r as PutRecord does, in one step with
+	// a check that the task's record is not terminal already, and reports
+	// whether it wrote. A cancel uses it, so that it never overwrites the
+	// outcome of a task that finished meanwhile.
+	PutRecordUnlessTerminal(ctx context.Context, r *Record, ttl time.Duration) (bool, error)
 	// SetProgress records a task's progress, creating a pending record when
 	// there is none; ttl as for PutRecord.
 	SetProgress(ctx context.Context, id, state string, meta []byte, ttl time.Duration) error

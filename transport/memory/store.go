@@ -71,16 +71,30 @@ func copyRecord(r *runtime.Record) *runtime.Record {
 // wakes WaitRecord callers when r is terminal. A zero UpdatedAt is set to
 // now. A ttl above zero sets the record's expiry; zero keeps the current one.
 func (t *Transport) PutRecord(_ context.Context, r *runtime.Record, ttl time.Duration) error {
+	_, err := t.putRecord(r, ttl, false)
+	return err
+}
+
+// PutRecordUnlessTerminal writes r as PutRecord does unless the task's
+// record is terminal, and reports whether it wrote.
+func (t *Transport) PutRecordUnlessTerminal(_ context.Context, r *runtime.Record, ttl time.Duration) (bool, error) {
+	return t.putRecord(r, ttl, true)
+}
+
+func (t *Transport) putRecord(r *runtime.Record, ttl time.Duration, unlessTerminal bool) (bool, error) {
 	if r == nil || r.ID == "" {
-		return errors.New("taskgen: memory: put record: no task ID")
+		return false, errors.New("taskgen: memory: put record: no task ID")
 	}
 	now := time.Now()
 	t.smu.Lock()
 	defer t.smu.Unlock()
 	if t.closed.Load() {
-		return runtime.ErrClosed
+		return false, runtime.ErrClosed
 	}
 	old := t.liveRecordLocked(r.ID, now)
+	if unlessTerminal && old != nil && old.r.State.Terminal() {
+		return false, nil
+	}
 	if old == nil {
 		old = &record{r: runtime.Record{ProgressMeta: bytes.Clone(r.ProgressMeta), Progress: r.Progress}}
 		t.records[r.ID] = old
@@ -102,7 +116,7 @@ func (t *Transport) PutRecord(_ context.Context, r *runtime.Record, ttl time.Dur
 		}
 	}
 	t.wroteLocked(now)
-	return nil
+	return true, nil
 }
 
 // SetProgress records a task's progress, creating a pending record when

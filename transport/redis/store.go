@@ -30,7 +30,9 @@ import (
 //	ARGV[3] "1" when the state is terminal, ARGV[4] the encoded record,
 //	ARGV[5] progress, ARGV[6] progress meta, ARGV[7] at (Unix ns)
 //	returns 1
-var putRecordScript = goredis.NewScript(`
+var putRecordScript = goredis.NewScript(luaPutRecord)
+
+const luaPutRecord = `
 local ttl = tonumber(ARGV[2])
 if (ARGV[5] ~= '' or ARGV[6] ~= '') and redis.call('EXISTS', KEYS[1]) == 0 then
   redis.call('HSET', KEYS[2], 'progress', ARGV[5], 'meta', ARGV[6], 'at', ARGV[7])
@@ -43,7 +45,52 @@ else
 end
 if ARGV[3] == '1' then redis.call('PUBLISH', ARGV[1], 'done') end
 return 1
-`)
+`
+
+// putLiveRecordScript is putRecordScript unless the stored record's state
+// is terminal, when it writes nothing and returns 0. It reads the state
+// from the record's encoding (encodeRecord): the version byte, then task,
+// queue and state, each a uvarint length and its bytes.
+//
+//	KEYS, ARGV[1..7] as for putRecordScript; ARGV[8..] the terminal states
+var putLiveRecordScript = goredis.NewScript(`
+local function state_of(v)
+  if string.byte(v, 1) ~= ` + strconv.Itoa(recordVersion) + ` then return nil end
+  local pos = 2
+  local function uvarint()
+    local n, mul = 0, 1
+    while true do
+      local b = string.byte(v, pos)
+      if b == nil then return nil end
+      pos = pos + 1
+      n = n + (b % 128) * mul
+      if b < 128 then return n end
+      mul = mul * 128
+    end
+  end
+  for _ = 1, 2 do
+    local l = uvarint()
+    if l == nil then return nil end
+    pos = pos + l
+  end
+  local l = uvarint()
+  if l == nil then return nil end
+  return string.sub(v, pos, pos + l - 1)
+end
+local old = redis.call('GET', KEYS[1])
+if old then
+  local state = state_of(old)
+  for i = 8, #ARGV do
+    if state == ARGV[i] then return 0 end
+  end
+end
+` + luaPutRecord)
+
+// terminalStates are the states putLiveRecordScript keeps.
+var terminalStates = []any{
+	string(runtime.StateSucceeded), string(runtime.StateFailed),
+	string(runtime.StateExpired), string(runtime.StateCancelled),
+}
 
 // PutRecord writes r's state, result and error, keeping the progress of a
 // record already stored, and wakes WaitRecord callers when r is terminal.
@@ -63,6 +110,42 @@ func (t *Transport) PutRecord(ctx context.Context, r *runtime.Record, ttl time.D
 		return fmt.Errorf("taskgen: redis: put record of task %q: %w", r.ID, err)
 	}
 	return nil
+}
+
+// PutRecordUnlessTerminal writes r as PutRecord does unless the task's
+// record is terminal, in one script run, and reports whether it wrote.
+func (t *Transport) PutRecordUnlessTerminal(ctx context.Context, r *runtime.Record, ttl time.Duration) (bool, error) {
+	if r == nil || r.ID == "" {
+		return false, errors.New("taskgen: redis: put record: no task ID")
+	}
+	if t.closed.Load() {
+		return false, runtime.ErrClosed
+	}
+	at := r.UpdatedAt
+	if at.IsZero() {
+		at = time.Now()
+	}
+	terminal := "0"
+	if r.State.Terminal() {
+		terminal = "1"
+	}
+	args := []any{t.keys.recordChannel(r.ID), millis(ttl), terminal, encodeRecord(r, at), r.Progress, nonNil(r.ProgressMeta), at.UnixNano()}
+	c := &call{
+		script: putLiveRecordScript,
+		keys:   []string{t.keys.record(r.ID), t.keys.progress(r.ID)},
+		args:   append(args, terminalStates...),
+	}
+	if err := t.batch.do(ctx, c); err != nil {
+		return false, fmt.Errorf("taskgen: redis: put record of task %q: %w", r.ID, err)
+	}
+	n, ok := c.val.(int64)
+	if !ok {
+		return false, fmt.Errorf("taskgen: redis: put record of task %q: unexpected reply %v", r.ID, c.val)
+	}
+	if n == 1 && r.State.Terminal() {
+		t.progressed.remove(r.ID)
+	}
+	return n == 1, nil
 }
 
 // recordCall is the batcher call that writes r. withProgress says whether

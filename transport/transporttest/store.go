@@ -76,6 +76,83 @@ func runRecordCases(t *testing.T, factory func(t *testing.T) runtime.Store) {
 			}
 		})
 
+		// A cancel must not overwrite the outcome of a task that finished
+		// meanwhile: the write is refused once the record is terminal.
+		t.Run("PutUnlessTerminal", func(t *testing.T) {
+			t.Parallel()
+			s := setupStore(t, factory)
+			ctx := t.Context()
+			id := queueName(t)
+			cancelled := func() *runtime.Record {
+				return &runtime.Record{ID: id, Task: "tasks.Fetch", State: runtime.StateCancelled, Error: "cancelled"}
+			}
+			put := func(want bool) {
+				t.Helper()
+				ok, err := s.PutRecordUnlessTerminal(ctx, cancelled(), time.Hour)
+				if err != nil || ok != want {
+					t.Fatalf("PutRecordUnlessTerminal = %v, %v; want %v", ok, err, want)
+				}
+			}
+			put(true) // no record yet
+			if got := getRecord(t, s, id); got.State != runtime.StateCancelled {
+				t.Fatalf("record after PutRecordUnlessTerminal on an unknown task = %+v, want cancelled", got)
+			}
+			put(false) // cancelled is terminal
+
+			id = queueName(t) + ".2"
+			if err := s.SetProgress(ctx, id, "half", nil, 0); err != nil {
+				t.Fatal(err)
+			}
+			for _, state := range []runtime.State{runtime.StateActive, runtime.StateRetry} {
+				if err := s.PutRecord(ctx, &runtime.Record{ID: id, State: state}, 0); err != nil {
+					t.Fatal(err)
+				}
+			}
+			put(true) // retry is not terminal
+			if got := getRecord(t, s, id); got.State != runtime.StateCancelled || got.Progress != "half" {
+				t.Fatalf("record after PutRecordUnlessTerminal = %+v, want cancelled with its progress kept", got)
+			}
+
+			for _, state := range []runtime.State{runtime.StateSucceeded, runtime.StateFailed, runtime.StateExpired} {
+				id := queueName(t) + "." + string(state)
+				if err := s.PutRecord(ctx, &runtime.Record{ID: id, State: state, Result: []byte("42")}, 0); err != nil {
+					t.Fatal(err)
+				}
+				ok, err := s.PutRecordUnlessTerminal(ctx, &runtime.Record{ID: id, State: runtime.StateCancelled}, time.Hour)
+				if err != nil || ok {
+					t.Fatalf("PutRecordUnlessTerminal over a %s record = %v, %v; want false", state, ok, err)
+				}
+				if got := getRecord(t, s, id); got.State != state || string(got.Result) != "42" {
+					t.Fatalf("record after a refused PutRecordUnlessTerminal = %+v, want the %s one", got, state)
+				}
+			}
+
+			// A waiter wakes on a terminal write made this way.
+			id = queueName(t) + ".wait"
+			woke := make(chan error, 1)
+			go func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 3*eventually)
+				defer cancel()
+				r, err := s.WaitRecord(ctx, id)
+				if err == nil && r.State != runtime.StateCancelled {
+					err = fmt.Errorf("woke with %+v", r)
+				}
+				woke <- err
+			}()
+			time.Sleep(100 * time.Millisecond) // let the waiter block first
+			if ok, err := s.PutRecordUnlessTerminal(ctx, &runtime.Record{ID: id, State: runtime.StateCancelled}, time.Hour); err != nil || !ok {
+				t.Fatalf("PutRecordUnlessTerminal = %v, %v", ok, err)
+			}
+			select {
+			case err := <-woke:
+				if err != nil {
+					t.Fatalf("WaitRecord: %v", err)
+				}
+			case <-time.After(eventually):
+				t.Fatalf("WaitRecord still blocked %v after the record turned terminal", eventually)
+			}
+		})
+
 		t.Run("WaitWakesOnTerminal", func(t *testing.T) {
 			t.Parallel()
 			s := setupStore(t, factory)
