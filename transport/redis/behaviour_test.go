@@ -248,3 +248,26 @@ func TestPrefixesIsolate(t *testing.T) {
 	expectStats(t, a, "q", runtime.QueueStats{Pending: 1})
 	expectStats(t, b, "q", runtime.QueueStats{Pending: 1})
 }
+
+// The first message of an ID in a batch wins, whatever the priorities of
+// its copies: the batch is stored as one Publish after another would.
+func TestPublishBatchFirstOfAnIDWins(t *testing.T) {
+	t.Parallel()
+	tr := newTransport(t, newClient(t), redis.Config{})
+	msgs := []*runtime.Message{
+		{ID: "z", Queue: "q", Priority: 7, Body: []byte("z")},
+		{ID: "x", Queue: "q", Priority: 3, Body: []byte("first")},
+		{ID: "x", Queue: "q", Priority: 7, Body: []byte("second")},
+	}
+	errs := tr.PublishBatch(t.Context(), msgs)
+	if errs[0] != nil || errs[1] != nil || !errors.Is(errs[2], runtime.ErrDuplicateTask) {
+		t.Fatalf("PublishBatch = %v; want the second x a duplicate", errs)
+	}
+	got := make(map[string]string)
+	for _, d := range fetch(t, tr, "q", 10, time.Minute) {
+		got[d.ID] = fmt.Sprintf("%d %s", d.Priority, d.Body)
+	}
+	if diff := cmp.Diff(map[string]string{"z": "7 z", "x": "3 first"}, got); diff != "" {
+		t.Errorf("fetched (-want +got):\n%s", diff)
+	}
+}

@@ -214,3 +214,25 @@ func queueQ(t *testing.T) (*goredis.Client, *redis.Transport, string) {
 	prefix := uniquePrefix(t)
 	return client, newTransport(t, client, redis.Config{Prefix: prefix}), prefix + ":{q}:"
 }
+
+// A delivery whose ID was changed settles nothing but its own message,
+// and nothing at all when its lease is not the changed ID's.
+func TestSettleUsesTheLeasedID(t *testing.T) {
+	t.Parallel()
+	tr := newTransport(t, newClient(t), redis.Config{})
+	publish(t, tr, &runtime.Message{ID: "a", Queue: "q", Priority: 5})
+	publish(t, tr, &runtime.Message{ID: "b", Queue: "q", Priority: 5})
+	ds := fetch(t, tr, "q", 2, time.Minute)
+	if len(ds) != 2 {
+		t.Fatalf("fetched %d, want 2", len(ds))
+	}
+	ds[0].ID = ds[1].ID
+	if err := tr.Nack(t.Context(), ds[0], runtime.NackOptions{}); err != nil {
+		t.Fatalf("Nack: %v", err)
+	}
+	expectStats(t, tr, "q", runtime.QueueStats{Pending: 1, Active: 1})
+	again := fetch(t, tr, "q", 2, time.Minute)
+	if len(again) != 1 || again[0].ID != "a" {
+		t.Fatalf("fetched %v after the nack, want a alone", again)
+	}
+}

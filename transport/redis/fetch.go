@@ -28,8 +28,8 @@ import (
 //	ARGV[2+2i], ARGV[3+2i] queue i: ready list prefix, notify channel
 //	returns {head, then one per queue delivered from: {queue index
 //	(1-based), token prefix, IDs, values (priority digit and body),
-//	deliveries before this one (nil for none) or 0 when none of them
-//	was delivered before}}; when something was delivered, head is 1 if
+//	deliveries before this one (nil for none) or 0 when the queue keeps
+//	no deliveries}}; when something was delivered, head is 1 if
 //	a lease notice was published, else 0; when nothing was, head is the
 //	earliest ETA or lease deadline (µs) of the queues, 0 for none. A
 //	delivery's token is the prefix followed by its deliveries.
@@ -94,7 +94,7 @@ for i = 1, nq do
     for j, id in ipairs(ids) do
       if vals[j] then
         local d = 1
-        if ds and ds[j] then d = tonumber(ds[j]) + 1 end
+        if ds and ds[j] then d = (tonumber(ds[j]) or 0) + 1 end
         lset[#lset + 1] = deadline
         lset[#lset + 1] = id .. '|' .. base .. d
       else
@@ -318,7 +318,7 @@ func (t *Transport) deliveries(res []any, qs []*queueKeys) (int64, []*runtime.De
 					},
 					Deliveries: n,
 				},
-				l:   lease{t: t, q: q, entry: entry},
+				l:   lease{t: t, q: q, id: id, entry: entry},
 				ack: [2]any{v, entry},
 			}
 			x.l.ack = x.ack[:]

@@ -3,6 +3,7 @@ package redis
 import (
 	"context"
 	"fmt"
+	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 
@@ -10,7 +11,8 @@ import (
 )
 
 // publishScript adds messages to one queue: ready at once, or delayed until
-// their ETA (publishNowScript takes those that are all ready now). It
+// their ETA (publishNowScript takes a lone message that is ready now, and
+// the batches of such messages that hold no ID twice). It
 // publishes a notice when a ready list was empty (blocked consumers sleep
 // only on empty queues) or a delayed message became the earliest
 // (consumers sleep until the earliest ETA).
@@ -179,7 +181,7 @@ func (t *Transport) sendPublish(ctx context.Context, msg *runtime.Message) (*cal
 		items:  1,
 		phase:  phaseQueue,
 	}
-	if msg.ETA.IsZero() {
+	if readyNow(msg, time.Now()) {
 		// Merged with the other publishes of its queue and priority: the
 		// batcher merges the calls whose first key is the same.
 		c.script, c.keys, c.head, c.args = publishNowScript, q.readyNow[msg.Priority], q.notifyArg, readyArgs(nil, msg)
@@ -202,10 +204,11 @@ func (t *Transport) publishResult(msg *runtime.Message, c *call) error {
 // and chunk of messages, and returns each message's outcome, as Publish
 // would. It implements runtime.BatchPublisher.
 //
-// A queue whose messages are all ready now has a run per priority (and
-// chunk) of publishNowScript; the order of a queue's messages matters only
-// within a priority, and is kept. Any other queue's messages go through
-// publishScript.
+// A queue whose messages are all ready now, with no ID twice, has a run
+// per priority (and chunk) of publishNowScript: the order of a queue's
+// messages matters only within a priority, and is kept. Any other queue's
+// messages go through publishScript, in order, so that the first message
+// of an ID wins.
 func (t *Transport) PublishBatch(ctx context.Context, msgs []*runtime.Message) []error {
 	errs := make([]error, len(msgs))
 	if t.closed.Load() {
@@ -221,12 +224,20 @@ func (t *Transport) PublishBatch(ctx context.Context, msgs []*runtime.Message) [
 		idx []int
 		cmd *goredis.Cmd
 	}
-	// later says which queues have a message with an ETA.
-	later := make(map[string]bool)
+	// mixed says which queues have a message with an ETA, or an ID twice.
+	mixed := make(map[string]bool)
+	type queueID struct{ queue, id string }
+	seen := make(map[queueID]bool, len(msgs))
+	now := time.Now()
 	for i, m := range msgs {
-		if errs[i] = checkMessage(m); errs[i] == nil && !m.ETA.IsZero() {
-			later[m.Queue] = true
+		if errs[i] = checkMessage(m); errs[i] != nil {
+			continue
 		}
+		k := queueID{m.Queue, m.ID}
+		if !readyNow(m, now) || seen[k] {
+			mixed[m.Queue] = true
+		}
+		seen[k] = true
 	}
 	type chunkKey struct {
 		queue string
@@ -239,7 +250,7 @@ func (t *Transport) PublishBatch(ctx context.Context, msgs []*runtime.Message) [
 			continue
 		}
 		k := chunkKey{m.Queue, -1}
-		if !later[m.Queue] {
+		if !mixed[m.Queue] {
 			k.pri = m.Priority
 		}
 		c := open[k]
@@ -296,6 +307,12 @@ func (t *Transport) PublishBatch(ctx context.Context, msgs []*runtime.Message) [
 		}
 	}
 	return errs
+}
+
+// readyNow reports whether msg is deliverable at once: it has no ETA, or
+// one that has passed. An ETA is the publisher's time, so its clock says.
+func readyNow(msg *runtime.Message, now time.Time) bool {
+	return msg.ETA.IsZero() || !msg.ETA.After(now)
 }
 
 func checkMessage(msg *runtime.Message) error {

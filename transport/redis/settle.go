@@ -73,6 +73,7 @@ func (t *Transport) Ack(ctx context.Context, d *runtime.Delivery) error {
 	if err != nil {
 		return err
 	}
+	t.forgetProgress(d)
 	return t.settle(ctx, "ack", d, c)
 }
 
@@ -155,6 +156,7 @@ func (t *Transport) Nack(ctx context.Context, d *runtime.Delivery, opts runtime.
 	if err != nil {
 		return err
 	}
+	t.forgetProgress(d)
 	q := l.q
 	flag, body := "0", []byte{}
 	if opts.Body != nil {
@@ -164,7 +166,7 @@ func (t *Transport) Nack(ctx context.Context, d *runtime.Delivery, opts runtime.
 		script: nackScript,
 		keys:   q.settleKeys(q.delayed),
 		head:   q.head,
-		args:   []any{d.ID, l.entry, micros(opts.Delay), flag, body},
+		args:   []any{l.id, l.entry, micros(opts.Delay), flag, body},
 		items:  1,
 		phase:  phaseQueue,
 	})
@@ -203,7 +205,7 @@ func (t *Transport) Extend(ctx context.Context, d *runtime.Delivery, ttl time.Du
 		script: extendScript,
 		keys:   q.settle,
 		head:   q.head,
-		args:   []any{d.ID, l.entry, micros(ttl)},
+		args:   []any{l.id, l.entry, micros(ttl)},
 		items:  1,
 		phase:  phaseQueue,
 	})
@@ -260,6 +262,7 @@ func (t *Transport) DeadLetter(ctx context.Context, d *runtime.Delivery, dl runt
 	if err != nil {
 		return err
 	}
+	t.forgetProgress(d)
 	if dl.Queue != "" && dl.Queue != d.Queue {
 		return fmt.Errorf("taskgen: redis: dead-letter task %q of queue %q into queue %q: a dead letter is kept in its own queue; leave DeadLetter.Queue empty", d.ID, d.Queue, dl.Queue)
 	}
@@ -278,7 +281,7 @@ func (t *Transport) DeadLetter(ctx context.Context, d *runtime.Delivery, dl runt
 		script: deadLetterScript,
 		keys:   q.settleKeys(q.dead),
 		head:   []any{q.notify, q.ready, q.deadTask, t.maxDead},
-		args:   []any{d.ID, l.entry, dl.ID, dl.Task, string(dl.Reason), dl.Error, dl.Attempts, dl.At.UnixNano(), flag, body},
+		args:   []any{l.id, l.entry, dl.ID, dl.Task, string(dl.Reason), dl.Error, dl.Attempts, dl.At.UnixNano(), flag, body},
 		items:  1,
 		phase:  phaseQueue,
 	})

@@ -23,7 +23,9 @@ import (
 // a plain SET with the expiry. On Redis Cluster a terminal write is this
 // script so that its notice follows the write on the same node: a pipeline
 // there may run a PUBLISH, which has no key, on another node before the
-// SET; on one server it is plain SET, PEXPIRE and PUBLISH in a pipeline.
+// SET; on one server it is plain SET, PEXPIRE and PUBLISH in a pipeline,
+// without the PEXPIRE when the task cannot have progress (see
+// mayHaveProgress).
 //
 //	KEYS[1] record, KEYS[2] progress
 //	ARGV[1] channel, ARGV[2] ttl (ms; 0 keeps the current expiry),
@@ -158,7 +160,8 @@ func (t *Transport) recordCall(r *runtime.Record, ttl time.Duration, withProgres
 	key, channel := t.keys.record(r.ID), t.keys.recordChannel(r.ID)
 	val := encodeRecord(r, at)
 	// On one server a pipeline runs in order, so a terminal write can be
-	// plain commands: SET, then PEXPIRE of the progress, then PUBLISH.
+	// plain commands: SET, then PEXPIRE of the progress if it may have
+	// some, then PUBLISH.
 	if r.State.Terminal() && r.Progress == "" && len(r.ProgressMeta) == 0 && !t.cluster && ttl > 0 {
 		if !withProgress {
 			return &call{build: func(p goredis.Pipeliner) []goredis.Cmder {
@@ -195,10 +198,11 @@ func (t *Transport) recordCall(r *runtime.Record, ttl time.Duration, withProgres
 	}}
 }
 
-// progressSet holds the IDs of tasks whose progress a transport wrote.
-// Should it fill up (tasks that report progress and whose terminal record
-// another process writes), it stops answering: every task may then have
-// progress.
+// progressSet holds the IDs of tasks whose progress a transport wrote,
+// until their delivery is settled: a later delivery of the task counts as
+// one that may have progress anyway. Should it fill up (handlers that
+// report progress after their task was settled), it stops answering:
+// every task may then have progress.
 type progressSet struct {
 	ids  sync.Map
 	n    atomic.Int64
@@ -227,11 +231,24 @@ func (s *progressSet) remove(id string) bool {
 	return s.full.Load()
 }
 
+// forgetProgress forgets that this transport wrote progress of d's task,
+// which is settled otherwise than by AckRecord.
+func (t *Transport) forgetProgress(d *runtime.Delivery) {
+	if l, ok := d.Lease.(*lease); ok {
+		t.progressed.remove(l.id)
+	}
+}
+
 // mayHaveProgress reports whether d's task may have progress when its
 // record r becomes terminal: if this transport wrote some, or if an earlier
 // delivery or attempt could have. A first delivery of a first attempt has
 // progress only from its own handler, which writes it through the worker's
 // store, this transport. It forgets r's ID.
+//
+// It can be wrong about a dead letter requeued with the attempts of its
+// first run, or a handler that still reports progress while another
+// delivery of its task finishes: that progress may then expire before the
+// record, never the other way round.
 func (t *Transport) mayHaveProgress(d *runtime.Delivery, r *runtime.Record) bool {
 	wrote := t.progressed.remove(r.ID)
 	return wrote || d.Deliveries != 1 || r.Attempt != 0

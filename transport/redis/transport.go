@@ -154,6 +154,7 @@ func (t *Transport) queue(name string) *queueKeys {
 type lease struct {
 	t     *Transport
 	q     *queueKeys // the delivery's queue
+	id    string     // the message's ID, whatever Delivery.ID says
 	entry string
 	// ack is the ack script's arguments for the delivery, the ID and the
 	// entry: scripts only read them.
