@@ -45,8 +45,8 @@ func (a *activeRecord) write() {
 	a.once.Do(func() {
 		go func() {
 			defer close(a.done)
-			a.w.putRecord(a.env, StateActive, nil, "")
-			a.w.keepCancelled(a.env)
+			// A cancel's record, written meanwhile, stays.
+			a.w.putLiveRecord(a.env, StateActive, "")
 		}()
 	})
 }
@@ -72,19 +72,4 @@ func (a *activeRecord) settle() {
 		close(a.done)
 	})
 	<-a.done
-}
-
-// keepCancelled puts back the cancelled record of a plain task whose
-// active record may have overwritten it: Handle.Cancel writes the revoke
-// mark before the cancelled record, so a mark not seen here is followed
-// by a cancelled record written after the active one.
-func (w *Worker) keepCancelled(env *Envelope) {
-	if revokeID(env) != env.ID {
-		return // a workflow is cancelled under its own ID
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
-	defer cancel()
-	if _, err := w.cfg.Store.Get(ctx, revokeKey(env.ID)); err == nil {
-		w.putRecord(env, StateCancelled, nil, cancelledMessage)
-	}
 }

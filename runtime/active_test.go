@@ -15,6 +15,7 @@ import (
 )
 
 // statesStore records the state of every record written through it.
+// A write that refused to replace a terminal record wrote nothing.
 type statesStore struct {
 	runtime.Store
 	mu     sync.Mutex
@@ -26,6 +27,16 @@ func (s *statesStore) PutRecord(ctx context.Context, r *runtime.Record, ttl time
 	s.states[r.ID] = append(s.states[r.ID], r.State)
 	s.mu.Unlock()
 	return s.Store.PutRecord(ctx, r, ttl)
+}
+
+func (s *statesStore) PutRecordUnlessTerminal(ctx context.Context, r *runtime.Record, ttl time.Duration) (bool, error) {
+	ok, err := s.Store.PutRecordUnlessTerminal(ctx, r, ttl)
+	if ok {
+		s.mu.Lock()
+		s.states[r.ID] = append(s.states[r.ID], r.State)
+		s.mu.Unlock()
+	}
+	return ok, err
 }
 
 func (s *statesStore) of(id string) []runtime.State {
@@ -198,5 +209,42 @@ func TestCancelKeepsOutcome(t *testing.T) {
 	}
 	if v, err := h.Get(waitCtx(t)); err != nil || v != 5 {
 		t.Fatalf("Get after a cancel that came too late = %v, %v; want 5", v, err)
+	}
+}
+
+// A handler that fails after a Cancel wrote its record, before the worker
+// has seen the revocation, leaves the task recorded as cancelled, not as
+// retrying.
+func TestRetryRecordKeepsCancelled(t *testing.T) {
+	t.Parallel()
+	b := setup(t, runtime.WorkerConfig{})
+	task := newTask("test.Flaky", "q", 3)
+	// The retry is due long after the test: until then, the record says
+	// what the failure wrote.
+	task.Def.BackoffMin, task.Def.BackoffMax = time.Hour, time.Hour
+	started := make(chan struct{})
+	var h *runtime.Handle[int]
+	b.register(t, task, func(ctx context.Context, a *addArgs) (int, error) {
+		close(started)
+		// Fail as soon as the cancelled record is there: the worker's
+		// watch takes longer to cancel ctx.
+		for {
+			st, err := h.Status(context.Background())
+			if err == nil && st.State == runtime.StateCancelled {
+				return 0, errors.New("transient")
+			}
+			time.Sleep(time.Millisecond)
+		}
+	})
+	h = b.enqueue(t, task, 1, 1)
+	b.start(t)
+	<-started
+	if err := h.Cancel(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond) // past the retry write, under load too
+	st, err := h.Status(t.Context())
+	if err != nil || st.State != runtime.StateCancelled {
+		t.Fatalf("Status after a Cancel and a failure = %+v, %v; want cancelled", st, err)
 	}
 }

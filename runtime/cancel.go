@@ -161,7 +161,13 @@ func (w *Worker) settleRevoked(d *Delivery, env *Envelope, cause error) {
 	}
 	w.log.Info("taskgen: task revoked", "task", env.Task, "id", env.ID, "queue", env.Queue, "workflow", env.WorkflowID, "running", cause != nil)
 	w.releaseUnique(env)
-	w.putRecord(env, StateCancelled, nil, msg)
+	if cause == nil {
+		// Dropped before it started: a delivery of the task that ran
+		// may have finished it, and its outcome stays.
+		w.putLiveRecord(env, StateCancelled, msg)
+	} else {
+		w.putRecord(env, StateCancelled, nil, msg)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 	defer cancel()
 	if err := w.tr.Ack(ctx, d); err != nil {

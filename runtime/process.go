@@ -265,7 +265,7 @@ func (w *Worker) fail(d *Delivery, env *Envelope, err error) {
 	}
 	w.log.Warn("taskgen: task failed; retrying", "task", env.Task, "id", env.ID, "queue", env.Queue,
 		"attempt", env.Attempt, "retries", env.Retries, "delay", delay, "err", err)
-	w.putRecord(env, StateRetry, nil, err.Error())
+	w.putLiveRecord(env, StateRetry, err.Error())
 	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 	defer cancel()
 	if err := w.tr.Nack(ctx, d, NackOptions{Delay: delay, Body: env.Marshal()}); err != nil {
@@ -402,6 +402,20 @@ func (w *Worker) flowOf(env *Envelope) (*flow, error) {
 // because the task itself is safe in the transport.
 func (w *Worker) putRecord(env *Envelope, state State, result []byte, errText string) {
 	if err := w.storeRecord(env, state, result, errText); err != nil {
+		w.log.Warn("taskgen: storing task state failed", "task", env.Task, "id", env.ID, "queue", env.Queue, "state", state, "err", err)
+	}
+}
+
+// putLiveRecord writes the task's state unless its record is terminal: a
+// state that does not end the task (active, retry), or one that ends it
+// only if nothing else did (a delivery dropped as revoked), never replaces
+// the outcome a cancel, or another delivery of the task, wrote meanwhile.
+// A store failure is logged.
+func (w *Worker) putLiveRecord(env *Envelope, state State, errText string) {
+	if w.cfg.Store == nil || env.ID == "" {
+		return
+	}
+	if _, err := w.cfg.Store.PutRecordUnlessTerminal(w.ops.get(), w.record(env, state, nil, errText), w.cfg.ResultTTL); err != nil {
 		w.log.Warn("taskgen: storing task state failed", "task", env.Task, "id", env.ID, "queue", env.Queue, "state", state, "err", err)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/taskgen/taskgen/runtime"
@@ -234,5 +235,24 @@ func TestSettleUsesTheLeasedID(t *testing.T) {
 	again := fetch(t, tr, "q", 2, time.Minute)
 	if len(again) != 1 || again[0].ID != "a" {
 		t.Fatalf("fetched %v after the nack, want a alone", again)
+	}
+}
+
+// A malformed deliveries count reads as none, and strands nothing: the
+// messages of the fetch are delivered.
+func TestFetchReadsBadDeliveriesAsNone(t *testing.T) {
+	t.Parallel()
+	client := newClient(t)
+	prefix := uniquePrefix(t)
+	tr := newTransport(t, client, redis.Config{Prefix: prefix})
+	publish(t, tr, &runtime.Message{ID: "a", Queue: "q", Priority: 5})
+	publish(t, tr, &runtime.Message{ID: "b", Queue: "q", Priority: 5})
+	client.HSet(t.Context(), prefix+":{q}:deliv", "a", "junk", "b", " 2")
+	got := map[string]int{}
+	for _, d := range fetch(t, tr, "q", 2, time.Minute) {
+		got[d.ID] = d.Deliveries
+	}
+	if diff := cmp.Diff(map[string]int{"a": 1, "b": 3}, got); diff != "" {
+		t.Errorf("deliveries (-want +got):\n%s", diff)
 	}
 }

@@ -28,8 +28,8 @@ import (
 //	ARGV[2+2i], ARGV[3+2i] queue i: ready list prefix, notify channel
 //	returns {head, then one per queue delivered from: {queue index
 //	(1-based), token prefix, IDs, values (priority digit and body),
-//	deliveries before this one (nil for none) or 0 when the queue keeps
-//	no deliveries}}; when something was delivered, head is 1 if
+//	deliveries before this one or 0 when the queue keeps no deliveries}};
+//	when something was delivered, head is 1 if
 //	a lease notice was published, else 0; when nothing was, head is the
 //	earliest ETA or lease deadline (µs) of the queues, 0 for none. A
 //	delivery's token is the prefix followed by its deliveries.
@@ -94,7 +94,11 @@ for i = 1, nq do
     for j, id in ipairs(ids) do
       if vals[j] then
         local d = 1
-        if ds and ds[j] then d = (tonumber(ds[j]) or 0) + 1 end
+        if ds then
+          -- The reply says the count read here, a number.
+          ds[j] = tonumber(ds[j]) or 0
+          d = ds[j] + 1
+        end
         lset[#lset + 1] = deadline
         lset[#lset + 1] = id .. '|' .. base .. d
       else
@@ -295,11 +299,7 @@ func (t *Transport) deliveries(res []any, qs []*queueKeys) (int64, []*runtime.De
 			}
 			n := 1
 			if before != nil {
-				k, ok := deliveryCount(before[j])
-				if !ok {
-					return 0, nil, bad()
-				}
-				n += k
+				n += deliveryCount(before[j])
 			}
 			entry := id + "|" + base + strconv.Itoa(n)
 			// One allocation holds the delivery, its lease and the ack's
@@ -330,16 +330,15 @@ func (t *Transport) deliveries(res []any, qs []*queueKeys) (int64, []*runtime.De
 }
 
 // deliveryCount reads a message's deliveries before this one from the
-// fetch reply: nil for none, else a count.
-func deliveryCount(v any) (int, bool) {
+// fetch reply: a count; anything else is none, as the script read it.
+func deliveryCount(v any) int {
 	switch v := v.(type) {
-	case nil:
-		return 0, true
 	case int64:
-		return int(v), v >= 0
+		return int(max(v, 0))
 	case string:
-		n, err := strconv.Atoi(v)
-		return n, err == nil && n >= 0
+		if n, err := strconv.Atoi(v); err == nil && n > 0 {
+			return n
+		}
 	}
-	return 0, false
+	return 0
 }

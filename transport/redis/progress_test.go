@@ -62,3 +62,21 @@ func TestProgressLastsAsLongAsTerminalRecord(t *testing.T) {
 		}
 	}
 }
+
+// A record this version cannot read (another version's) is not replaced
+// by a write that must keep terminal records.
+func TestPutRecordUnlessTerminalKeepsUnreadable(t *testing.T) {
+	t.Parallel()
+	client := newClient(t)
+	prefix := uniquePrefix(t)
+	tr := newTransport(t, client, redis.Config{Prefix: prefix})
+	key := prefix + ":rec:{x}"
+	client.Set(t.Context(), key, "\x09future", 0)
+	ok, err := tr.PutRecordUnlessTerminal(t.Context(), &runtime.Record{ID: "x", State: runtime.StateCancelled}, time.Hour)
+	if err != nil || ok {
+		t.Fatalf("PutRecordUnlessTerminal over an unreadable record = %v, %v; want false", ok, err)
+	}
+	if v, _ := client.Get(t.Context(), key).Result(); v != "\x09future" {
+		t.Fatalf("record is %q, want it kept", v)
+	}
+}

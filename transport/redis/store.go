@@ -50,7 +50,7 @@ return 1
 `
 
 // putLiveRecordScript is putRecordScript unless the stored record's state
-// is terminal, when it writes nothing and returns 0. It reads the state
+// is terminal, or unreadable, when it writes nothing and returns 0. It reads the state
 // from the record's encoding (encodeRecord): the version byte, then task,
 // queue and state, each a uvarint length and its bytes.
 //
@@ -82,6 +82,8 @@ end
 local old = redis.call('GET', KEYS[1])
 if old then
   local state = state_of(old)
+  -- A record this version cannot read (another version's) is kept too.
+  if state == nil then return 0 end
   for i = 8, #ARGV do
     if state == ARGV[i] then return 0 end
   end
@@ -115,7 +117,9 @@ func (t *Transport) PutRecord(ctx context.Context, r *runtime.Record, ttl time.D
 }
 
 // PutRecordUnlessTerminal writes r as PutRecord does unless the task's
-// record is terminal, in one script run, and reports whether it wrote.
+// record is terminal, in one script run, and reports whether it wrote. A
+// record this version cannot decode is kept too. Unlike PutRecord, it
+// gives a progress the record's expiry whatever r's state.
 func (t *Transport) PutRecordUnlessTerminal(ctx context.Context, r *runtime.Record, ttl time.Duration) (bool, error) {
 	if r == nil || r.ID == "" {
 		return false, errors.New("taskgen: redis: put record: no task ID")
