@@ -29,10 +29,10 @@ import (
 //	returns {head, then one per queue delivered from: {queue index
 //	(1-based), token prefix, IDs, values (priority digit and body),
 //	deliveries before this one or 0 when the queue keeps no deliveries}};
-//	when something was delivered, head is 1 if
-//	a lease notice was published, else 0; when nothing was, head is the
-//	earliest ETA or lease deadline (µs) of the queues, 0 for none. A
-//	delivery's token is the prefix followed by its deliveries.
+//	when something was delivered, head is 1 if a lease notice was
+//	published, else 0; when nothing was, head is the earliest ETA or
+//	lease deadline (µs) of the queues, 0 for none. A delivery's token is
+//	the prefix followed by its deliveries.
 //
 // The reply hands back the tables LPOP and HMGET made, so that a message
 // costs the script little more than the commands' own work.

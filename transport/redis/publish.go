@@ -12,10 +12,10 @@ import (
 
 // publishScript adds messages to one queue: ready at once, or delayed until
 // their ETA (publishNowScript takes a lone message that is ready now, and
-// the batches of such messages that hold no ID twice). It
-// publishes a notice when a ready list was empty (blocked consumers sleep
-// only on empty queues) or a delayed message became the earliest
-// (consumers sleep until the earliest ETA).
+// the batches of such messages that hold no ID twice). It publishes a
+// notice when a ready list was empty (blocked consumers sleep only on
+// empty queues) or a delayed message became the earliest (consumers sleep
+// until the earliest ETA).
 //
 //	KEYS[1] delayed, KEYS[2] msgs
 //	ARGV[1] notify channel, ARGV[2] ready list prefix
@@ -219,7 +219,7 @@ func (t *Transport) PublishBatch(ctx context.Context, msgs []*runtime.Message) [
 	}
 	type chunk struct {
 		q   *queueKeys
-		now bool // publishNowScript, for priority prio
+		now bool // publishNowScript, for priority pri
 		pri int
 		idx []int
 		cmd *goredis.Cmd
