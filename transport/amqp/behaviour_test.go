@@ -444,3 +444,67 @@ func TestInspector(t *testing.T) {
 		t.Fatalf("Stats = %+v, %v", s, err)
 	}
 }
+
+// A stale copy of a message, settled after its task ID was freed and
+// claimed again by a new publish, leaves the new claim alone: a third
+// publish of the ID is still a duplicate.
+func TestStaleCopyKeepsNewClaim(t *testing.T) {
+	t.Parallel()
+	store := memory.New()
+	t.Cleanup(func() { store.Close() })
+	tr := newTransport(t, amqp.Config{QueueType: amqp.Classic, Store: store})
+	ctx := t.Context()
+	publish(t, tr, &runtime.Message{ID: "x", Queue: "q", Priority: 5, Body: []byte("one")})
+	token, err := store.Get(ctx, "amqp.task:x")
+	if err != nil {
+		t.Fatalf("the claim of x: %v", err)
+	}
+	if err := tr.Ack(ctx, fetchOne(t, tr, time.Minute, "q")); err != nil {
+		t.Fatal(err)
+	}
+	publish(t, tr, &runtime.Message{ID: "x", Queue: "q", Priority: 5, Body: []byte("two")})
+
+	// A copy of the first message, as a nack's copy delivered beside its
+	// original would be.
+	conn, err := amqp091.Dial(testenv.AMQPURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ch, err := conn.Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	queues, _ := tr.Objects("q")
+	err = ch.PublishWithContext(ctx, "", queues[0], true, false, amqp091.Publishing{
+		MessageId: "x", Priority: 5, Body: []byte("stale"),
+		Headers: amqp091.Table{"x-taskgen-guard": string(token)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	var held, stale *runtime.Delivery
+	for held == nil || stale == nil {
+		d := fetchOne(t, tr, time.Minute, "q")
+		switch string(d.Body) {
+		case "stale":
+			stale = d
+		case "two":
+			held = d
+		default:
+			t.Fatalf("delivered %q", d.Body)
+		}
+	}
+	if err := tr.Ack(ctx, stale); err != nil {
+		t.Fatal(err)
+	}
+	err = tr.Publish(ctx, &runtime.Message{ID: "x", Queue: "q", Priority: 5, Body: []byte("three")})
+	if !errors.Is(err, runtime.ErrDuplicateTask) {
+		t.Fatalf("publish of x while its second message is held: %v, want runtime.ErrDuplicateTask", err)
+	}
+	if err := tr.Ack(ctx, held); err != nil {
+		t.Fatal(err)
+	}
+	publish(t, tr, &runtime.Message{ID: "x", Queue: "q", Priority: 5, Body: []byte("four")})
+}

@@ -35,14 +35,15 @@ const claimParallel = 64
 // checks them and declares their queues in turn, then claims their IDs in
 // the store side by side, so that a store that batches its calls (the
 // Redis store) sends a large batch's claims in a few round trips rather
-// than one each. errs[i] is message i's failure.
-func (t *Transport) prepareBatch(ctx context.Context, msgs []*runtime.Message) []error {
-	errs := make([]error, len(msgs))
+// than one each. errs[i] is message i's failure, and guards[i] the token
+// of its claim.
+func (t *Transport) prepareBatch(ctx context.Context, msgs []*runtime.Message) (errs []error, guards []string) {
+	errs, guards = make([]error, len(msgs)), make([]string, len(msgs))
 	for i, msg := range msgs {
 		errs[i] = t.check(ctx, msg)
 	}
 	if t.cfg.Store == nil {
-		return errs
+		return errs, guards
 	}
 	// An ID that comes again later in the batch is a duplicate of its
 	// first occurrence, whichever claim would reach the store first.
@@ -69,7 +70,7 @@ func (t *Transport) prepareBatch(ctx context.Context, msgs []*runtime.Message) [
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = t.claimID(ctx, msg)
+			guards[i], errs[i] = t.claimID(ctx, msg)
 			<-sem
 		}()
 	}
@@ -82,5 +83,5 @@ func (t *Transport) prepareBatch(ctx context.Context, msgs []*runtime.Message) [
 			errs[i] = err
 		}
 	}
-	return errs
+	return errs, guards
 }

@@ -529,6 +529,6 @@ func (t *Transport) overLimit(ctx context.Context, p *pending) error {
 			t.log.Warn("taskgen: amqp: storing the task's failure failed", "id", m.id, "queue", m.queue, "err", err)
 		}
 	}
-	t.releaseID(m.id)
+	t.releaseID(m.id, m.guard)
 	return nil
 }

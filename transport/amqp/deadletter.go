@@ -187,11 +187,12 @@ func (t *Transport) RequeueDeadLetter(ctx context.Context, queue, id string) err
 				continue
 			}
 			msg := &runtime.Message{ID: id, Queue: queue, Priority: min(int(d.Priority), runtime.MaxPriority), Body: d.Body}
-			if err := t.prepare(ctx, msg); err != nil {
+			guard, err := t.prepare(ctx, msg)
+			if err != nil {
 				return false, err
 			}
-			m := newMessage(msg)
-			if err := t.published(msg, t.send(ctx, nil, &m)); err != nil {
+			m := newMessage(msg, guard)
+			if err := t.published(msg, guard, t.send(ctx, nil, &m)); err != nil {
 				return false, err
 			}
 			// Put back the letters around it, and remove it.

@@ -21,6 +21,10 @@ const (
 	// hdrDeliveryCount is set by quorum queues: how many times this copy
 	// went back to the queue unsettled.
 	hdrDeliveryCount = "x-delivery-count"
+	// hdrGuard is the token of the publish that claimed the task's ID in
+	// the store (guardKey), carried by every copy of the message, so that
+	// settling a copy frees that claim and no later one.
+	hdrGuard = "x-taskgen-guard"
 )
 
 // message is a task message as the transport moves it.
@@ -33,6 +37,9 @@ type message struct {
 	// deliveries and abandoned count what happened before this delivery.
 	deliveries int
 	abandoned  int
+	// guard is the token of the ID's claim in the store; empty without a
+	// store, or from a version that set none.
+	guard string
 }
 
 // publishing is m as AMQP sends it: persistent, with its routing facts in
@@ -44,8 +51,8 @@ func (m *message) publishing() amqp.Publishing {
 		DeliveryMode: amqp.Persistent,
 		Body:         m.body,
 	}
-	if !m.eta.IsZero() || m.deliveries > 0 || m.abandoned > 0 {
-		p.Headers = make(amqp.Table, 3)
+	if !m.eta.IsZero() || m.deliveries > 0 || m.abandoned > 0 || m.guard != "" {
+		p.Headers = make(amqp.Table, 4)
 		if !m.eta.IsZero() {
 			p.Headers[hdrETA] = m.eta.UnixNano()
 		}
@@ -54,6 +61,9 @@ func (m *message) publishing() amqp.Publishing {
 		}
 		if m.abandoned > 0 {
 			p.Headers[hdrAbandoned] = int64(m.abandoned)
+		}
+		if m.guard != "" {
+			p.Headers[hdrGuard] = m.guard
 		}
 	}
 	return p
@@ -75,6 +85,7 @@ func decodeMessage(d *amqp.Delivery, queue string) (m message, redelivered bool)
 	}
 	m.deliveries = int(headerInt(d.Headers, hdrDeliveries))
 	m.abandoned = int(headerInt(d.Headers, hdrAbandoned))
+	m.guard = headerString(d.Headers, hdrGuard)
 	if n, ok := d.Headers[hdrDeliveryCount]; ok {
 		c := int(toInt64(n))
 		m.deliveries += c

@@ -3,6 +3,7 @@ package amqp
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"sort"
@@ -20,12 +21,13 @@ import (
 // runtime.ErrDuplicateTask. While the broker blocks publishers (a resource
 // alarm), Publish waits until it unblocks or ctx is done.
 func (t *Transport) Publish(ctx context.Context, msg *runtime.Message) error {
-	if err := t.prepare(ctx, msg); err != nil {
+	guard, err := t.prepare(ctx, msg)
+	if err != nil {
 		return err
 	}
-	m := newMessage(msg)
-	err := t.send(ctx, nil, &m)
-	return t.published(msg, err)
+	m := newMessage(msg, guard)
+	err = t.send(ctx, nil, &m)
+	return t.published(msg, guard, err)
 }
 
 // PublishAsync publishes msg as Publish does, but returns once it is sent:
@@ -41,14 +43,15 @@ func (t *Transport) PublishAsync(ctx context.Context, msg *runtime.Message) (<-c
 		close(done)
 		return done, func() error { return err }
 	}
-	if err := t.prepare(ctx, msg); err != nil {
+	guard, err := t.prepare(ctx, msg)
+	if err != nil {
 		return fail(err)
 	}
-	m := newMessage(msg)
+	m := newMessage(msg, guard)
 	exchange, key := t.route(&m)
-	a, err := t.pubr.sendAsync(ctx, exchange, key, m.publishing(), func(err error) error { return t.published(msg, err) })
+	a, err := t.pubr.sendAsync(ctx, exchange, key, m.publishing(), func(err error) error { return t.published(msg, guard, err) })
 	if err != nil {
-		return fail(t.published(msg, err))
+		return fail(t.published(msg, guard, err))
 	}
 	return a.done, func() error {
 		<-a.done
@@ -60,7 +63,7 @@ func (t *Transport) PublishAsync(ctx context.Context, msg *runtime.Message) (<-c
 // confirms outstanding at once (within the confirm window), and returns one
 // error per message.
 func (t *Transport) PublishBatch(ctx context.Context, msgs []*runtime.Message) []error {
-	errs := t.prepareBatch(ctx, msgs) // bulk.go
+	errs, guards := t.prepareBatch(ctx, msgs) // bulk.go
 	sent := make([]*inflight, len(msgs))
 	var pin *pubChan
 	oldest := 0 // first index whose confirm was not awaited yet
@@ -72,33 +75,36 @@ func (t *Transport) PublishBatch(ctx context.Context, msgs []*runtime.Message) [
 		// oldest confirms of this batch first.
 		for ; i-oldest >= t.cfg.ConfirmWindow/2; oldest++ {
 			if sent[oldest] != nil {
-				errs[oldest] = t.published(msgs[oldest], t.pubr.wait(ctx, sent[oldest]))
+				errs[oldest] = t.published(msgs[oldest], guards[oldest], t.pubr.wait(ctx, sent[oldest]))
 			}
 		}
-		m := newMessage(msg)
+		m := newMessage(msg, guards[i])
 		f, err := t.sendVia(ctx, pin, &m)
 		if err != nil {
-			errs[i] = t.published(msg, err)
+			errs[i] = t.published(msg, guards[i], err)
 			continue
 		}
 		sent[i], pin = f, f.pc
 	}
 	for ; oldest < len(msgs); oldest++ {
 		if sent[oldest] != nil {
-			errs[oldest] = t.published(msgs[oldest], t.pubr.wait(ctx, sent[oldest]))
+			errs[oldest] = t.published(msgs[oldest], guards[oldest], t.pubr.wait(ctx, sent[oldest]))
 		}
 	}
 	return errs
 }
 
-func newMessage(msg *runtime.Message) message {
-	return message{id: msg.ID, queue: msg.Queue, priority: msg.Priority, eta: msg.ETA, body: bytes.Clone(msg.Body)}
+// newMessage is msg as the transport moves it, with guard, the token of
+// its ID's claim.
+func newMessage(msg *runtime.Message, guard string) message {
+	return message{id: msg.ID, queue: msg.Queue, priority: msg.Priority, eta: msg.ETA, body: bytes.Clone(msg.Body), guard: guard}
 }
 
-// prepare checks msg, declares its queue on first use and claims its ID.
-func (t *Transport) prepare(ctx context.Context, msg *runtime.Message) error {
+// prepare checks msg, declares its queue on first use and claims its ID,
+// returning the claim's token.
+func (t *Transport) prepare(ctx context.Context, msg *runtime.Message) (string, error) {
 	if err := t.check(ctx, msg); err != nil {
-		return err
+		return "", err
 	}
 	return t.claimID(ctx, msg)
 }
@@ -117,18 +123,22 @@ func (t *Transport) check(ctx context.Context, msg *runtime.Message) error {
 	return t.topo.ensure(ctx, msg.Queue)
 }
 
-// claimID claims msg's ID in the store, if the transport has one.
-func (t *Transport) claimID(ctx context.Context, msg *runtime.Message) error {
-	if s := t.cfg.Store; s != nil {
-		ok, err := s.PutNX(ctx, guardKey(msg.ID), []byte(msg.Queue), t.guardTTL(msg.ETA))
-		if err != nil {
-			return fmt.Errorf("taskgen: amqp: publish task %q to queue %q: claim its ID in the store: %w", msg.ID, msg.Queue, err)
-		}
-		if !ok {
-			return duplicateError(msg)
-		}
+// claimID claims msg's ID in the store, if the transport has one, and
+// returns the claim's token, which the message carries (hdrGuard).
+func (t *Transport) claimID(ctx context.Context, msg *runtime.Message) (string, error) {
+	s := t.cfg.Store
+	if s == nil {
+		return "", nil
 	}
-	return nil
+	guard := rand.Text()[:16]
+	ok, err := s.PutNX(ctx, guardKey(msg.ID), []byte(guard), t.guardTTL(msg.ETA))
+	if err != nil {
+		return "", fmt.Errorf("taskgen: amqp: publish task %q to queue %q: claim its ID in the store: %w", msg.ID, msg.Queue, err)
+	}
+	if !ok {
+		return "", duplicateError(msg)
+	}
+	return guard, nil
 }
 
 // duplicateError is the error of publishing msg, whose ID is taken.
@@ -136,9 +146,9 @@ func duplicateError(msg *runtime.Message) error {
 	return fmt.Errorf("%w: %q (publishing to queue %q)", runtime.ErrDuplicateTask, msg.ID, msg.Queue)
 }
 
-// published finishes a publish: it frees the claimed ID of a message the
-// broker surely does not hold, and names the task in the error.
-func (t *Transport) published(msg *runtime.Message, err error) error {
+// published finishes a publish: it frees the claim (guard) of a message
+// the broker surely does not hold, and names the task in the error.
+func (t *Transport) published(msg *runtime.Message, guard string, err error) error {
 	if err == nil {
 		return nil
 	}
@@ -148,7 +158,7 @@ func (t *Transport) published(msg *runtime.Message, err error) error {
 		t.topo.forget(msg.Queue)
 	}
 	if !errors.Is(err, ErrUnconfirmed) {
-		t.releaseID(msg.ID)
+		t.releaseID(msg.ID, guard)
 	}
 	if errors.Is(err, runtime.ErrClosed) {
 		return err

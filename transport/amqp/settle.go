@@ -214,7 +214,7 @@ func (t *Transport) Ack(_ context.Context, d *runtime.Delivery) error {
 	if !p.ack.ack(p.tag) {
 		return fmt.Errorf("%w: ack task %q on queue %q: the consumer's channel closed first, so the broker delivers the message again", runtime.ErrLeaseLost, d.ID, d.Queue)
 	}
-	t.releaseID(d.ID)
+	t.releaseID(p.msg.id, p.msg.guard)
 	return nil
 }
 
@@ -307,6 +307,6 @@ func (t *Transport) DeadLetter(ctx context.Context, d *runtime.Delivery, dl runt
 		return fmt.Errorf("taskgen: amqp: dead-letter task %q of queue %q: %w", d.ID, d.Queue, err)
 	}
 	t.finish(l)
-	t.releaseID(d.ID)
+	t.releaseID(l.p.msg.id, l.p.msg.guard)
 	return nil
 }

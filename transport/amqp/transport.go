@@ -364,7 +364,8 @@ func (t *Transport) checkQueueName(queue string) error {
 }
 
 // guardKey is the store key that holds a task ID while the transport holds
-// its message.
+// its message: the token of the publish that claimed it, which the
+// message's copies carry (hdrGuard).
 func guardKey(id string) string { return "amqp.task:" + id }
 
 // guardTTL outlives eta by the configured margin.
@@ -377,14 +378,23 @@ func (t *Transport) guardTTL(eta time.Time) time.Duration {
 }
 
 // releaseID frees a settled message's task ID, best effort: the key's TTL
-// frees it anyway.
-func (t *Transport) releaseID(id string) {
+// frees it anyway. Only the claim guard is freed: a stale copy of the
+// message, settled after a later publish claimed the ID again, leaves
+// that claim alone. A message without a guard (from a version that set
+// none) frees the ID whoever holds it.
+func (t *Transport) releaseID(id, guard string) {
 	if t.cfg.Store == nil || id == "" {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(t.ctx), 10*time.Second)
 	defer cancel()
-	if err := t.cfg.Store.Delete(ctx, guardKey(id)); err != nil {
+	var err error
+	if guard != "" {
+		_, err = t.cfg.Store.CompareAndDelete(ctx, guardKey(id), []byte(guard))
+	} else {
+		err = t.cfg.Store.Delete(ctx, guardKey(id))
+	}
+	if err != nil {
 		t.log.Warn("taskgen: amqp: releasing task ID failed; it frees when its key expires", "id", id, "err", err)
 	}
 }
