@@ -381,7 +381,7 @@ func (t *Transport) guardTTL(eta time.Time) time.Duration {
 // frees it anyway. Only the claim guard is freed: a stale copy of the
 // message, settled after a later publish claimed the ID again, leaves
 // that claim alone. A message without a guard (from a version that set
-// none) frees the ID whoever holds it.
+// none, or a publisher without a store) frees the ID whoever holds it.
 func (t *Transport) releaseID(id, guard string) {
 	if t.cfg.Store == nil || id == "" {
 		return
