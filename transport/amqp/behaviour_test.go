@@ -96,19 +96,27 @@ func TestUnroutableAsyncNotWaited(t *testing.T) {
 	}
 }
 
-// deleteQueue deletes a broker queue behind the transport's back.
-func deleteQueue(t *testing.T, name string) {
+// rawChannel returns a channel of a connection of its own to the test
+// broker, to work behind the transport's back; it is closed when the test
+// ends.
+func rawChannel(t *testing.T) *amqp091.Channel {
 	t.Helper()
 	conn, err := amqp091.Dial(testenv.AMQPURL(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()
+	t.Cleanup(func() { conn.Close() })
 	ch, err := conn.Channel()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ch.QueueDelete(name, false, false, false); err != nil {
+	return ch
+}
+
+// deleteQueue deletes a broker queue behind the transport's back.
+func deleteQueue(t *testing.T, name string) {
+	t.Helper()
+	if _, err := rawChannel(t).QueueDelete(name, false, false, false); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -466,17 +474,8 @@ func TestStaleCopyKeepsNewClaim(t *testing.T) {
 
 	// A copy of the first message, as a nack's copy delivered beside its
 	// original would be.
-	conn, err := amqp091.Dial(testenv.AMQPURL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	ch, err := conn.Channel()
-	if err != nil {
-		t.Fatal(err)
-	}
 	queues, _ := tr.Objects("q")
-	err = ch.PublishWithContext(ctx, "", queues[0], true, false, amqp091.Publishing{
+	err = rawChannel(t).PublishWithContext(ctx, "", queues[0], true, false, amqp091.Publishing{
 		MessageId: "x", Priority: 5, Body: []byte("stale"),
 		Headers: amqp091.Table{"x-taskgen-guard": string(token)},
 	})
