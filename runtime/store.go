@@ -52,8 +52,9 @@ type Store interface {
 	PutRecord(ctx context.Context, r *Record, ttl time.Duration) error
 	// PutRecordUnlessTerminal writes r as PutRecord does, in one step with
 	// a check that the task's record is not terminal already, and reports
-	// whether it wrote. A cancel uses it, so that it never overwrites the
-	// outcome of a task that finished meanwhile.
+	// whether it wrote. A cancel and the worker's active and retry records
+	// use it, so that they never overwrite the outcome of a task that
+	// finished meanwhile.
 	PutRecordUnlessTerminal(ctx context.Context, r *Record, ttl time.Duration) (bool, error)
 	// SetProgress records a task's progress, creating a pending record when
 	// there is none; ttl as for PutRecord.
