@@ -172,8 +172,9 @@ func (c *Client) prepare(ctx context.Context, def *TaskDef, env *Envelope) error
 	return nil
 }
 
-// offloadPayloadTTL is how long an offloaded payload stays in the store
-// when its task never completes (it is deleted when the task succeeds).
+// offloadPayloadTTL is how long past its ETA an offloaded payload stays in
+// the store when its task never completes (it is deleted when the task
+// succeeds).
 const offloadPayloadTTL = 7 * 24 * time.Hour
 
 // offloadPayload moves env's payload to the store when it is bigger than
@@ -185,8 +186,15 @@ func offloadPayload(ctx context.Context, store Store, env *Envelope, max int) er
 	if store == nil {
 		return fmt.Errorf("payload of %d bytes is over the %d-byte message limit, and there is no store to hold it: %w", len(env.Payload), max, ErrNoStore)
 	}
-	key := "payload:" + env.ID
-	if err := store.Put(ctx, key, env.Payload, offloadPayloadTTL); err != nil {
+	// A key of this enqueue's own: another enqueue with the task's ID
+	// (a duplicate, refused) must not replace the payload of the task
+	// queued first.
+	key := "payload:" + env.ID + ":" + rand.Text()[:12]
+	ttl := offloadPayloadTTL
+	if d := time.Until(env.ETA); d > 0 {
+		ttl += d
+	}
+	if err := store.Put(ctx, key, env.Payload, ttl); err != nil {
 		return fmt.Errorf("offload payload of %d bytes: %w", len(env.Payload), err)
 	}
 	env.PayloadRef, env.Payload = key, nil

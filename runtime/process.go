@@ -143,6 +143,9 @@ func (w *Worker) loadPayload(d *Delivery, env *Envelope) bool {
 	p, err := w.cfg.Store.Get(ctx, env.PayloadRef)
 	switch {
 	case errors.Is(err, ErrNotFound):
+		if w.succeededBefore(ctx, d, env) {
+			return false
+		}
 		w.deadLetter(d, env, ReasonUndecodable, fmt.Errorf("payload %s is missing from the store", env.PayloadRef))
 		return false
 	case err != nil:
@@ -156,6 +159,22 @@ func (w *Worker) loadPayload(d *Delivery, env *Envelope) bool {
 	return true
 }
 
+// succeededBefore acks d if its task has succeeded already: a copy
+// delivered again (its lease lapsed, or its ack was lost) after another
+// delivery ran it, deleting its offloaded payload. It reports whether it
+// did.
+func (w *Worker) succeededBefore(ctx context.Context, d *Delivery, env *Envelope) bool {
+	r, err := w.cfg.Store.GetRecord(ctx, env.ID)
+	if err != nil || r.State != StateSucceeded {
+		return false
+	}
+	w.log.Info("taskgen: task delivered again after it succeeded; dropped", "task", env.Task, "id", env.ID, "queue", env.Queue)
+	if err := w.tr.Ack(ctx, d); err != nil {
+		w.log.Warn("taskgen: ack failed", "task", env.Task, "id", env.ID, "queue", env.Queue, "err", err)
+	}
+	return true
+}
+
 func (w *Worker) succeed(d *Delivery, env *Envelope, result []byte) {
 	// The unique key is free by the time a waiting handle sees the result,
 	// and the result is stored before the ack: a crash in between runs the
@@ -164,8 +183,9 @@ func (w *Worker) succeed(d *Delivery, env *Envelope, result []byte) {
 	if env.WorkflowID != "" && !w.advanceWorkflow(d, env, result) {
 		return
 	}
-	w.storeAndAck(d, env, result)
-	if env.PayloadRef != "" {
+	// The offloaded payload goes once the task is settled for good: a task
+	// handed back, or whose ack failed, runs again and needs it.
+	if w.storeAndAck(d, env, result) && env.PayloadRef != "" {
 		ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 		defer cancel()
 		if err := w.cfg.Store.Delete(ctx, env.PayloadRef); err != nil {
@@ -193,14 +213,16 @@ func (w *Worker) advanceWorkflow(d *Delivery, env *Envelope, result []byte) bool
 }
 
 // storeAndAck stores a succeeded task's result, then acks it: in one round
-// trip when the transport is the store and can (RecordAcker).
-func (w *Worker) storeAndAck(d *Delivery, env *Envelope, result []byte) {
+// trip when the transport is the store and can (RecordAcker). It reports
+// whether both were done.
+func (w *Worker) storeAndAck(d *Delivery, env *Envelope, result []byte) bool {
 	ctx := w.ops.get()
 	if ra := w.recordAcker(); ra != nil {
 		if err := ra.AckRecord(ctx, d, w.record(env, StateSucceeded, result, ""), w.cfg.ResultTTL); err != nil {
 			w.log.Warn("taskgen: storing the result and acking failed", "task", env.Task, "id", env.ID, "queue", env.Queue, "err", err)
+			return false
 		}
-		return
+		return true
 	}
 	if err := w.storeRecord(env, StateSucceeded, result, ""); err != nil {
 		// The result is stored before the ack, or the task runs again.
@@ -209,11 +231,13 @@ func (w *Worker) storeAndAck(d *Delivery, env *Envelope, result []byte) {
 		if err := w.tr.Nack(ctx, d, NackOptions{Delay: DefaultBackoffMin, Body: returnedBody(d, env)}); err != nil {
 			w.log.Warn("taskgen: hand back failed; the lease will expire", "task", env.Task, "id", env.ID, "queue", env.Queue, "err", err)
 		}
-		return
+		return false
 	}
 	if err := w.tr.Ack(ctx, d); err != nil {
 		w.log.Warn("taskgen: ack failed", "task", env.Task, "id", env.ID, "queue", env.Queue, "err", err)
+		return false
 	}
+	return true
 }
 
 // recordAcker returns the transport as a RecordAcker when it is also the
