@@ -4,15 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
-	"log/slog"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/taskgen/taskgen/runtime"
-	"github.com/taskgen/taskgen/transport/memory"
 )
 
 type blobArgs struct {
@@ -139,12 +136,7 @@ func TestClaimCheckDuplicateIDKeepsPayload(t *testing.T) {
 // arguments: they go only once the task is settled.
 func TestClaimCheckKeptUntilSettled(t *testing.T) {
 	t.Parallel()
-	tr := memory.New()
-	t.Cleanup(func() { tr.Close() })
-	base := memory.New()
-	t.Cleanup(func() { base.Close() })
-	st := &blipStore{Transport: base}
-	w := runtime.NewWorker(tr, runtime.WorkerConfig{Store: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	tr, _, st, w := setupBlipStore(t)
 	task := newTask("test.Blob", "blobs", 0)
 	var runs atomic.Int32
 	if err := runtime.Register(w, task, func(_ context.Context, a *blobArgs) (int, error) {

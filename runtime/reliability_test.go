@@ -224,16 +224,24 @@ func (s *blipStore) PutNX(ctx context.Context, key string, v []byte, ttl time.Du
 	return s.Transport.PutNX(ctx, key, v, ttl)
 }
 
+// setupBlipStore returns a memory transport and a worker on it whose store
+// is a blipStore over another memory transport, base.
+func setupBlipStore(t *testing.T) (tr, base *memory.Transport, st *blipStore, w *runtime.Worker) {
+	t.Helper()
+	tr = memory.New()
+	t.Cleanup(func() { tr.Close() })
+	base = memory.New()
+	t.Cleanup(func() { base.Close() })
+	st = &blipStore{Transport: base}
+	w = runtime.NewWorker(tr, runtime.WorkerConfig{Store: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	return tr, base, st, w
+}
+
 // With a store apart from the transport, a task whose result could not be
 // stored runs again rather than being acked without it.
 func TestResultStoredBeforeAck(t *testing.T) {
 	t.Parallel()
-	tr := memory.New()
-	t.Cleanup(func() { tr.Close() })
-	base := memory.New()
-	t.Cleanup(func() { base.Close() })
-	st := &blipStore{Transport: base}
-	w := runtime.NewWorker(tr, runtime.WorkerConfig{Store: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	tr, base, st, w := setupBlipStore(t)
 	task := newTask("rel.Result", "q", 0)
 	var runs atomic.Int32
 	if err := runtime.Register(w, task, func(_ context.Context, a *addArgs) (int, error) {

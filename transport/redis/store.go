@@ -131,11 +131,7 @@ func (t *Transport) PutRecordUnlessTerminal(ctx context.Context, r *runtime.Reco
 	if at.IsZero() {
 		at = time.Now()
 	}
-	terminal := "0"
-	if r.State.Terminal() {
-		terminal = "1"
-	}
-	args := []any{t.keys.recordChannel(r.ID), millis(ttl), terminal, encodeRecord(r, at), r.Progress, nonNil(r.ProgressMeta), at.UnixNano()}
+	args := putRecordArgs(r, ttl, t.keys.recordChannel(r.ID), encodeRecord(r, at), at)
 	c := &call{
 		script: putLiveRecordScript,
 		keys:   []string{t.keys.record(r.ID), t.keys.progress(r.ID)},
@@ -181,14 +177,10 @@ func (t *Transport) recordCall(r *runtime.Record, ttl time.Duration, withProgres
 	}
 	progress := t.keys.progress(r.ID)
 	if r.State.Terminal() || r.Progress != "" || len(r.ProgressMeta) > 0 {
-		terminal := "0"
-		if r.State.Terminal() {
-			terminal = "1"
-		}
 		return &call{
 			script: putRecordScript,
 			keys:   []string{key, progress},
-			args:   []any{channel, millis(ttl), terminal, val, r.Progress, nonNil(r.ProgressMeta), at.UnixNano()},
+			args:   putRecordArgs(r, ttl, channel, val, at),
 		}
 	}
 	// The progress keeps the expiry SetProgress gave it; the terminal
@@ -200,6 +192,16 @@ func (t *Transport) recordCall(r *runtime.Record, ttl time.Duration, withProgres
 		}
 		return []goredis.Cmder{p.Set(context.Background(), key, val, ttl)}
 	}}
+}
+
+// putRecordArgs are putRecordScript's arguments for r, encoded as val and
+// written at.
+func putRecordArgs(r *runtime.Record, ttl time.Duration, channel string, val []byte, at time.Time) []any {
+	terminal := "0"
+	if r.State.Terminal() {
+		terminal = "1"
+	}
+	return []any{channel, millis(ttl), terminal, val, r.Progress, nonNil(r.ProgressMeta), at.UnixNano()}
 }
 
 // progressSet holds the IDs of tasks whose progress a transport wrote,
