@@ -218,11 +218,22 @@ func (w *Worker) advanceWorkflow(d *Delivery, env *Envelope, result []byte) bool
 func (w *Worker) storeAndAck(d *Delivery, env *Envelope, result []byte) bool {
 	ctx := w.ops.get()
 	if ra := w.recordAcker(); ra != nil {
-		if err := ra.AckRecord(ctx, d, w.record(env, StateSucceeded, result, ""), w.cfg.ResultTTL); err != nil {
+		err := ra.AckRecord(ctx, d, w.record(env, StateSucceeded, result, ""), w.cfg.ResultTTL)
+		switch {
+		case err == nil:
+			return true
+		case errors.Is(err, ErrLeaseLost):
 			w.log.Warn("taskgen: storing the result and acking failed", "task", env.Task, "id", env.ID, "queue", env.Queue, "err", err)
 			return false
 		}
-		return true
+		// The ack did not go, or its reply was lost: the task goes back to
+		// run again (a hand-back the ack beat finds the lease gone).
+		w.log.Error("taskgen: storing the result and acking failed; the task will run again", "task", env.Task, "id", env.ID, "queue", env.Queue, "err", err)
+		w.reclaimUnique(env)
+		if err := w.tr.Nack(ctx, d, NackOptions{Delay: DefaultBackoffMin, Body: returnedBody(d, env)}); err != nil {
+			w.log.Warn("taskgen: hand back failed; the lease will expire", "task", env.Task, "id", env.ID, "queue", env.Queue, "err", err)
+		}
+		return false
 	}
 	if err := w.storeRecord(env, StateSucceeded, result, ""); err != nil {
 		// The result is stored before the ack, or the task runs again.

@@ -400,3 +400,51 @@ func TestSingletonSlowReleaseNotAbandoned(t *testing.T) {
 		t.Fatalf("%d handlers abandoned, want none: the handler returned at once", n)
 	}
 }
+
+// recordAckStore is a memory transport that is its worker's store and a
+// RecordAcker whose next blips calls fail without acking, as a record
+// write Redis refuses leaves the task leased.
+type recordAckStore struct {
+	*memory.Transport
+	blips atomic.Int32
+}
+
+func (s *recordAckStore) AckRecord(ctx context.Context, d *runtime.Delivery, r *runtime.Record, ttl time.Duration) error {
+	if s.blips.Add(-1) >= 0 {
+		return errors.New("put record: OOM command not allowed")
+	}
+	if err := s.Transport.PutRecord(ctx, r, ttl); err != nil {
+		return err
+	}
+	return s.Transport.Ack(ctx, d)
+}
+
+// A task whose result write and ack failed together goes back to run
+// again at once, rather than after its lease.
+func TestAckRecordFailureHandsBack(t *testing.T) {
+	t.Parallel()
+	st := &recordAckStore{Transport: memory.New()}
+	t.Cleanup(func() { st.Close() })
+	st.blips.Store(1)
+	w := runtime.NewWorker(st, runtime.WorkerConfig{Store: st, Lease: time.Hour, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	task := newTask("rel.AckRecord", "q", 0)
+	var runs atomic.Int32
+	if err := runtime.Register(w, task, func(_ context.Context, a *addArgs) (int, error) {
+		runs.Add(1)
+		return a.A + a.B, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	c := runtime.NewClient(st)
+	h, err := runtime.Enqueue(t.Context(), c, task, &addArgs{A: 1, B: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runWorker(t, w)
+	if got, err := h.Get(waitCtx(t)); err != nil || got != 3 {
+		t.Fatalf("Get = %d, %v after a failed result write; want 3 (runs %d)", got, err, runs.Load())
+	}
+	if n := runs.Load(); n != 2 {
+		t.Fatalf("the handler ran %d times, want 2: once, then again after its result failed to store", n)
+	}
+}

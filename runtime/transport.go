@@ -180,11 +180,13 @@ type BufferedFetcher interface {
 }
 
 // RecordAcker is implemented by transports that are also a Store and can
-// write a task's record and ack its delivery in one round trip. A worker
-// whose store is the transport itself settles succeeded tasks with it.
+// write a task's record and ack its delivery together, cheaper than apart.
+// A worker whose store is the transport itself settles succeeded tasks
+// with it.
 type RecordAcker interface {
 	// AckRecord writes r as Store.PutRecord(ctx, r, ttl) does, then acks d
-	// as Ack does, in one round trip; the record is written first. The
-	// error joins the two outcomes; a lapsed lease wraps ErrLeaseLost.
+	// as Ack does, only once r is written: when the write fails, d stays
+	// leased. The error joins the two outcomes; a lapsed lease wraps
+	// ErrLeaseLost.
 	AckRecord(ctx context.Context, d *Delivery, r *Record, ttl time.Duration) error
 }

@@ -27,7 +27,7 @@ const (
 )
 
 // Phases order the runs of one pipeline: store writes go before queue
-// operations, so that a task's result is written before its ack.
+// operations.
 const (
 	phaseStore = iota
 	phaseQueue
@@ -46,8 +46,8 @@ type call struct {
 	phase int
 	// build queues plain commands; cmds are they, with their results.
 	build func(p goredis.Pipeliner) []goredis.Cmder
-	// next is sent in the same pipeline, in a later phase: a record write
-	// and the ack of its task, say.
+	// next is sent once this call has succeeded, and fails with
+	// errNotSent otherwise: the ack of a task after its record write.
 	next *call
 
 	// Results, valid once done is closed.
@@ -168,7 +168,37 @@ type run struct {
 	cmd    *goredis.Cmd
 }
 
+// errNotSent fails a call that follows another (call.next) which failed.
+var errNotSent = errors.New("not sent, as the write before it failed")
+
+// exec sends batch, and then, in a second pipeline, the calls that follow
+// those that succeeded: an ack goes only once its task's record is
+// written. A pipeline does not stop at a failed command (Redis refusing a
+// write for memory, say), and on Redis Cluster its commands go to
+// several nodes.
 func (b *batcher) exec(batch []*call) {
+	for len(batch) > 0 {
+		b.pipeline(batch)
+		var after []*call
+		for _, c := range batch {
+			switch {
+			case c.next == nil:
+			case c.err == nil:
+				after = append(after, c.next)
+			default:
+				for x := c.next; x != nil; x = x.next {
+					x.err = errNotSent
+					close(x.done)
+				}
+			}
+		}
+		batch = after
+	}
+}
+
+// pipeline sends the calls of batch, not those that follow them, in one
+// pipeline.
+func (b *batcher) pipeline(batch []*call) {
 	ctx := context.Background()
 	var (
 		runs  [2][]*run
@@ -196,9 +226,7 @@ func (b *batcher) exec(batch []*call) {
 		}
 	}
 	for _, c := range batch {
-		for x := c; x != nil; x = x.next {
-			add(x)
-		}
+		add(c)
 	}
 
 	pipe := b.client.Pipeline()

@@ -271,3 +271,26 @@ func TestPublishBatchFirstOfAnIDWins(t *testing.T) {
 		t.Errorf("fetched (-want +got):\n%s", diff)
 	}
 }
+
+// AckRecord acks only once the record is written: a write Redis refuses
+// (here a progress key of the wrong type; out of memory, say, in
+// production) leaves the task leased, to run again.
+func TestAckRecordNoAckWithoutRecord(t *testing.T) {
+	t.Parallel()
+	client := newClient(t)
+	prefix := uniquePrefix(t)
+	tr := newTransport(t, client, redis.Config{Prefix: prefix})
+	publish(t, tr, &runtime.Message{ID: "t1", Queue: "q", Priority: 3})
+	d := fetch(t, tr, "q", 1, time.Minute)[0]
+	if err := client.Set(t.Context(), prefix+":rec:{t1}:progress", "foreign", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	r := &runtime.Record{ID: "t1", Task: "test.T", Queue: "q", State: runtime.StateSucceeded, Progress: "done"}
+	if err := tr.AckRecord(t.Context(), d, r, time.Minute); err == nil {
+		t.Fatal("AckRecord with a record write Redis refuses returned nil")
+	}
+	expectStats(t, tr, "q", runtime.QueueStats{Active: 1})
+	if err := tr.Ack(t.Context(), d); err != nil {
+		t.Fatalf("Ack after AckRecord failed: %v; the lease should still hold", err)
+	}
+}
