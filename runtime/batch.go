@@ -54,6 +54,13 @@ func (c *Client) EnqueueBatch(ctx context.Context, items []BatchItem) (receipts 
 	msgs := make([]*Message, 0, len(items))
 	idx := make([]int, 0, len(items)) // msgs[j] is items[idx[j]]
 	now := time.Now()
+	// One allocation each for the items' IDs, envelopes, messages and
+	// receipts, rather than one per item.
+	ids := newTaskIDs(len(items))
+	envSlab := make([]Envelope, len(items))
+	msgSlab := make([]Message, len(items))
+	recSlab := make([]Receipt, len(items))
+	var o callOptions // collect escapes it; one for every item
 	for i, it := range items {
 		switch {
 		case it.def == nil:
@@ -63,8 +70,9 @@ func (c *Client) EnqueueBatch(ctx context.Context, items []BatchItem) (receipts 
 			errs[i] = &TaskError{Task: it.def.Name, Queue: it.def.Queue, Err: it.err}
 			continue
 		}
-		o := collectOptions(it.opts)
-		env := newEnvelope(ctx, it.def, it.payload, &o, now)
+		o.collect(it.opts)
+		env := &envSlab[i]
+		initEnvelope(env, ctx, it.def, it.payload, &o, now, ids[i])
 		if err := c.routing.route(env, it.def, &o); err != nil {
 			errs[i] = err
 			continue
@@ -74,7 +82,8 @@ func (c *Client) EnqueueBatch(ctx context.Context, items []BatchItem) (receipts 
 			continue
 		}
 		envs[i] = env
-		msgs = append(msgs, &Message{ID: env.ID, Queue: env.Queue, Priority: env.Priority, ETA: env.ETA, Body: env.Marshal()})
+		msgSlab[i] = Message{ID: env.ID, Queue: env.Queue, Priority: env.Priority, ETA: env.ETA, Body: env.Marshal(), FreshID: o.taskID == ""}
+		msgs = append(msgs, &msgSlab[i])
 		idx = append(idx, i)
 	}
 
@@ -101,7 +110,8 @@ func (c *Client) EnqueueBatch(ctx context.Context, items []BatchItem) (receipts 
 			errs[i] = &TaskError{Task: env.Task, ID: env.ID, Queue: env.Queue, Err: fmt.Errorf("publish: %w", perr)}
 			continue
 		}
-		receipts[i] = &Receipt{ID: env.ID, Queue: env.Queue, Store: c.store}
+		recSlab[i] = Receipt{ID: env.ID, Queue: env.Queue, Store: c.store}
+		receipts[i] = &recSlab[i]
 	}
 	for _, e := range errs {
 		if e != nil {

@@ -1,10 +1,13 @@
 package runtime_test
 
 import (
+	"context"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/taskgen/taskgen/runtime"
+	"github.com/taskgen/taskgen/transport/memory"
 )
 
 // badArgs fails to encode.
@@ -50,5 +53,60 @@ func TestEnqueueBatch(t *testing.T) {
 	rcs, err = b.c.EnqueueBatch(t.Context(), []runtime.BatchItem{runtime.NewBatchItem(task, &addArgs{A: 1})})
 	if err != nil || len(rcs) != 1 || rcs[0] == nil {
 		t.Fatalf("EnqueueBatch of good items = %v, %v; want a receipt and no error", rcs, err)
+	}
+}
+
+// batchRecorder is a memory transport that keeps the messages of its
+// PublishBatch calls.
+type batchRecorder struct {
+	*memory.Transport
+	msgs []runtime.Message
+}
+
+func (r *batchRecorder) PublishBatch(ctx context.Context, msgs []*runtime.Message) []error {
+	errs := make([]error, len(msgs))
+	for i, m := range msgs {
+		r.msgs = append(r.msgs, *m)
+		errs[i] = r.Publish(ctx, m)
+	}
+	return errs
+}
+
+// EnqueueBatch draws a fresh ID, like Enqueue's, for each item without the
+// TaskID option, and says so on its message; an item with one keeps it.
+func TestEnqueueBatchFreshIDs(t *testing.T) {
+	t.Parallel()
+	tr := &batchRecorder{Transport: memory.New()}
+	t.Cleanup(func() { tr.Close() })
+	c := runtime.NewClient(tr)
+	task := newTask("test.Add", "math", 0)
+	items := make([]runtime.BatchItem, 100)
+	for i := range items {
+		items[i] = runtime.NewBatchItem(task, &addArgs{A: i})
+	}
+	items[7] = runtime.NewBatchItem(task, &addArgs{A: 7}, runtime.TaskID("mine"))
+	rcs, err := c.EnqueueBatch(t.Context(), items)
+	if err != nil {
+		t.Fatal(err)
+	}
+	single, err := c.EnqueueTask(t.Context(), &task.Def, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := make(map[string]bool)
+	for i, m := range tr.msgs {
+		if m.ID != rcs[i].ID {
+			t.Fatalf("message %d has ID %s, its receipt %s", i, m.ID, rcs[i].ID)
+		}
+		if i == 7 {
+			if m.ID != "mine" || m.FreshID {
+				t.Errorf("item with TaskID: message ID %q, FreshID %v; want %q, false", m.ID, m.FreshID, "mine")
+			}
+			continue
+		}
+		if !m.FreshID || len(m.ID) != len(single.ID) || strings.Trim(m.ID, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567") != "" || seen[m.ID] {
+			t.Errorf("item %d: ID %q, FreshID %v; want a fresh ID unlike the others, in the form of %q", i, m.ID, m.FreshID, single.ID)
+		}
+		seen[m.ID] = true
 	}
 }

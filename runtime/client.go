@@ -100,7 +100,15 @@ func (c *Client) EnqueueTask(ctx context.Context, def *TaskDef, payload []byte, 
 
 // newEnvelope applies the call options over the task's defaults.
 func newEnvelope(ctx context.Context, def *TaskDef, payload []byte, o *callOptions, now time.Time) *Envelope {
-	env := &Envelope{
+	env := new(Envelope)
+	initEnvelope(env, ctx, def, payload, o, now, "")
+	return env
+}
+
+// initEnvelope is newEnvelope into env. A task without the TaskID option
+// gets id, or a new ID when id is empty.
+func initEnvelope(env *Envelope, ctx context.Context, def *TaskDef, payload []byte, o *callOptions, now time.Time, id string) {
+	*env = Envelope{
 		ID:          o.taskID,
 		Task:        def.Name,
 		Queue:       def.Queue,
@@ -115,6 +123,9 @@ func newEnvelope(ctx context.Context, def *TaskDef, payload []byte, o *callOptio
 		ETA:         o.eta,
 		UniqueKey:   o.uniqueKey,
 		Headers:     o.headers,
+	}
+	if env.ID == "" {
+		env.ID = id
 	}
 	if env.ID == "" {
 		env.ID = newTaskID()
@@ -156,7 +167,6 @@ func newEnvelope(ctx context.Context, def *TaskDef, payload []byte, o *callOptio
 	if r, ok := RequestFrom(ctx); ok {
 		env.Request = &r
 	}
-	return env
 }
 
 // prepare does the store work an envelope needs before it is published:
@@ -241,3 +251,21 @@ func uniqueStoreKey(k string) string { return "unique:" + k }
 
 // newTaskID returns a random 128-bit ID in base32.
 func newTaskID() string { return rand.Text() }
+
+// newTaskIDs returns n task IDs like newTaskID's, drawn in one read from
+// crypto/rand and sharing one string.
+func newTaskIDs(n int) []string {
+	const size = 26 // rand.Text's: ⌈log₃₂ 2¹²⁸⌉
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+	b := make([]byte, size*n)
+	rand.Read(b)
+	for i := range b {
+		b[i] = alphabet[b[i]%32]
+	}
+	all := string(b)
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = all[i*size : (i+1)*size]
+	}
+	return ids
+}

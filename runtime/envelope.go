@@ -196,6 +196,9 @@ func appendTime(b []byte, num int, t time.Time) []byte {
 
 // appendPairs writes m in key order, so equal envelopes encode equally.
 func appendPairs(b []byte, num int, m map[string]string) []byte {
+	if len(m) == 0 {
+		return b
+	}
 	for _, k := range slices.Sorted(maps.Keys(m)) {
 		var sub []byte
 		sub = appendString(sub, fPairKey, k)

@@ -104,10 +104,16 @@ func Header(key, value string) Option {
 
 func collectOptions(opts []Option) callOptions {
 	var o callOptions
+	o.collect(opts)
+	return o
+}
+
+// collect sets o to opts over no options.
+func (o *callOptions) collect(opts []Option) {
+	*o = callOptions{}
 	for _, opt := range opts {
 		if opt != nil {
-			opt.apply(&o)
+			opt.apply(o)
 		}
 	}
-	return o
 }

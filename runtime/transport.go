@@ -20,6 +20,11 @@ type Message struct {
 	ETA time.Time
 	// Body is the encoded envelope.
 	Body []byte
+	// FreshID says ID was drawn at random for this message, so that no
+	// transport holds it yet: a transport may skip its check for a
+	// duplicate ID. Set it for no other ID: a transport that skips the
+	// check could hold a reused one twice, and deliver its task twice.
+	FreshID bool
 }
 
 // Check reports what makes m unroutable: no message, no queue, no ID, or a

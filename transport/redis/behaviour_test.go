@@ -9,7 +9,9 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/taskgen/taskgen/internal/testenv"
 	"github.com/taskgen/taskgen/runtime"
 	"github.com/taskgen/taskgen/transport/redis"
 )
@@ -147,6 +149,78 @@ func TestPublishBatchPerMessage(t *testing.T) {
 // A batch of ready messages at one priority takes the script's short way,
 // unless an ID is held or repeats: then the first of an ID wins and keeps
 // its body, and the rest are duplicates.
+// A batch of fresh IDs is stored without a check for a held ID, in a
+// transaction, only by a client that never re-sends it: re-sent, the
+// transaction would add its messages twice. Publishing a held ID as fresh,
+// which a caller must never do, shows which way the batch went.
+func TestPublishBatchFreshIDs(t *testing.T) {
+	t.Parallel()
+	retrying := func(t *testing.T) *goredis.Client {
+		opt, err := goredis.ParseURL(testenv.RedisURL(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		opt.MaxRetries = 2
+		c := goredis.NewClient(opt)
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	for _, tc := range []struct {
+		name    string
+		client  func(t *testing.T) *goredis.Client
+		checked bool
+	}{
+		{"no retries", func(t *testing.T) *goredis.Client { return newClient(t) }, false},
+		{"retries", retrying, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tr := newTransport(t, tc.client(t), redis.Config{})
+			publish(t, tr, &runtime.Message{ID: "held", Queue: "q", Priority: 3, Body: []byte("old")})
+			msgs := []*runtime.Message{
+				{ID: "a", Queue: "q", Priority: 3, Body: []byte("a"), FreshID: true},
+				{ID: "held", Queue: "q", Priority: 3, Body: []byte("new"), FreshID: true},
+			}
+			errs := tr.PublishBatch(t.Context(), msgs)
+			if errs[0] != nil {
+				t.Fatalf("PublishBatch: message a: %v", errs[0])
+			}
+			if got := errors.Is(errs[1], runtime.ErrDuplicateTask); got != tc.checked {
+				t.Fatalf("PublishBatch of a held ID marked fresh: %v; want a duplicate error %v", errs[1], tc.checked)
+			}
+		})
+	}
+}
+
+// A transaction that fails fails every message of it, naming the queue and
+// the cause.
+func TestPublishBatchFreshIDsFail(t *testing.T) {
+	t.Parallel()
+	client := newClient(t)
+	prefix := uniquePrefix(t)
+	tr := newTransport(t, client, redis.Config{Prefix: prefix})
+	publish(t, tr, &runtime.Message{ID: "first", Queue: "q", Priority: 3})
+	keys, err := client.Keys(t.Context(), prefix+":*msgs").Result()
+	if err != nil || len(keys) != 1 {
+		t.Fatalf("finding the msgs key: %v %v", keys, err)
+	}
+	// A key of the wrong type, from a foreign program, fails the HSET.
+	if err := client.Del(t.Context(), keys[0]).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := client.Set(t.Context(), keys[0], "foreign", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	msgs := []*runtime.Message{
+		{ID: "a", Queue: "q", Priority: 3, FreshID: true},
+		{ID: "b", Queue: "q", Priority: 3, FreshID: true},
+	}
+	for i, err := range tr.PublishBatch(t.Context(), msgs) {
+		if err == nil || !strings.Contains(err.Error(), `queue "q"`) || !strings.Contains(err.Error(), "WRONGTYPE") {
+			t.Errorf("message %d: %v, want a WRONGTYPE error naming the queue", i, err)
+		}
+	}
+}
+
 func TestPublishBatchOnePriority(t *testing.T) {
 	t.Parallel()
 	tr := newTransport(t, newClient(t), redis.Config{})

@@ -220,21 +220,33 @@ func (t *Transport) PublishBatch(ctx context.Context, msgs []*runtime.Message) [
 	type chunk struct {
 		q   *queueKeys
 		now bool // publishNowScript, for priority pri
-		pri int
-		idx []int
-		cmd *goredis.Cmd
+		// fresh: every message's ID is fresh, so no check for a held one
+		// is needed: plain commands in a transaction store them.
+		fresh bool
+		pri   int
+		idx   []int
+		cmd   *goredis.Cmd
 	}
 	// mixed says which queues have a message with an ETA, or an ID twice.
 	mixed := make(map[string]bool)
 	type queueID struct{ queue, id string }
-	seen := make(map[queueID]bool, len(msgs))
+	var seen map[queueID]bool // a fresh ID cannot repeat
 	now := time.Now()
 	for i, m := range msgs {
 		if errs[i] = checkMessage(m); errs[i] != nil {
 			continue
 		}
+		if !readyNow(m, now) {
+			mixed[m.Queue] = true
+		}
+		if m.FreshID {
+			continue
+		}
+		if seen == nil {
+			seen = make(map[queueID]bool)
+		}
 		k := queueID{m.Queue, m.ID}
-		if !readyNow(m, now) || seen[k] {
+		if seen[k] {
 			mixed[m.Queue] = true
 		}
 		seen[k] = true
@@ -255,11 +267,12 @@ func (t *Transport) PublishBatch(ctx context.Context, msgs []*runtime.Message) [
 		}
 		c := open[k]
 		if c == nil || len(c.idx) == publishChunk {
-			c = &chunk{q: t.queue(m.Queue), now: k.pri >= 0, pri: k.pri}
+			c = &chunk{q: t.queue(m.Queue), now: k.pri >= 0, pri: k.pri, fresh: k.pri >= 0 && t.freshTx}
 			open[k] = c
 			chunks = append(chunks, c)
 		}
 		c.idx = append(c.idx, i)
+		c.fresh = c.fresh && m.FreshID
 	}
 	if len(chunks) == 0 {
 		return errs
@@ -282,11 +295,22 @@ func (t *Transport) PublishBatch(ctx context.Context, msgs []*runtime.Message) [
 	}
 	pipe := t.client.Pipeline()
 	for _, c := range chunks {
+		if c.fresh {
+			c.cmd = queueFresh(ctx, pipe, c.q, c.pri, msgs, c.idx)
+			continue
+		}
 		s, keys, args := script(c)
 		c.cmd = pipe.EvalSha(ctx, s.Hash(), keys, args...)
 	}
 	_, _ = pipe.Exec(ctx)
 	for _, c := range chunks {
+		if c.fresh {
+			err := freshResult(c.cmd)
+			for _, i := range c.idx {
+				errs[i] = wrap("publish", msgs[i].Queue, err)
+			}
+			continue
+		}
 		if isNoScript(c.cmd.Err()) {
 			s, keys, args := script(c)
 			c.cmd = s.Eval(ctx, t.client, keys, args...)
@@ -307,6 +331,54 @@ func (t *Transport) PublishBatch(ctx context.Context, msgs []*runtime.Message) [
 		}
 	}
 	return errs
+}
+
+// queueFresh queues on pipe the transaction that adds msgs[idx...], ready
+// now with priority pri and fresh IDs, to q: it stores the bodies, appends
+// the IDs to the ready list and wakes the queue's consumers. Plain
+// commands cost Redis about a third less than publishNowScript, whose
+// arguments go through Lua, and a fresh ID needs no check for a held one.
+// It returns EXEC's command.
+func queueFresh(ctx context.Context, pipe goredis.Pipeliner, q *queueKeys, pri int, msgs []*runtime.Message, idx []int) *goredis.Cmd {
+	size := 0
+	for _, i := range idx {
+		size += 1 + len(msgs[i].Body)
+	}
+	vals := make([]byte, 0, size) // every stored value, sliced below
+	hset := make([]any, 2, 2+2*len(idx))
+	push := make([]any, 2, 2+len(idx))
+	hset[0], hset[1] = "HSET", q.msgs
+	push[0], push[1] = "RPUSH", q.readyNow[pri][0]
+	for _, i := range idx {
+		start := len(vals)
+		vals = append(vals, '0'+byte(pri))
+		vals = append(vals, msgs[i].Body...)
+		id := any(msgs[i].ID)
+		hset = append(hset, id, vals[start:len(vals):len(vals)])
+		push = append(push, id)
+	}
+	pipe.Do(ctx, "MULTI")
+	pipe.Do(ctx, hset...)
+	pipe.Do(ctx, push...)
+	pipe.Do(ctx, "PUBLISH", q.notify, "ready")
+	return pipe.Do(ctx, "EXEC")
+}
+
+// freshResult reads the reply of queueFresh's transaction.
+func freshResult(exec *goredis.Cmd) error {
+	res, err := exec.Slice()
+	if err != nil {
+		return err
+	}
+	if len(res) != 3 {
+		return fmt.Errorf("transaction returned %d replies for 3 commands", len(res))
+	}
+	for _, r := range res {
+		if err, ok := r.(error); ok {
+			return err
+		}
+	}
+	return nil
 }
 
 // readyNow reports whether msg is deliverable at once: it has no ETA, or

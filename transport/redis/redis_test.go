@@ -58,12 +58,14 @@ func cleanup(t testing.TB, client goredis.UniversalClient, prefix string) {
 }
 
 // newClient returns a client of the test Redis, closed when the test ends.
+// Like Open's, it never re-sends a command.
 func newClient(t testing.TB) *goredis.Client {
 	t.Helper()
 	opt, err := goredis.ParseURL(testenv.RedisURL(t))
 	if err != nil {
 		t.Fatal(err)
 	}
+	opt.MaxRetries = -1
 	c := goredis.NewClient(opt)
 	t.Cleanup(func() { c.Close() })
 	return c

@@ -46,6 +46,12 @@ type Transport struct {
 	client  goredis.UniversalClient
 	owned   bool // Close closes client
 	cluster bool // scripts may touch one queue's slot only
+	// freshTx: PublishBatch stores messages with fresh IDs in a
+	// transaction of plain commands (queueFresh). Only a client that never
+	// re-sends a command may: re-sent, the transaction would add its
+	// messages twice. A cluster client re-sends; so may a client given
+	// max_retries.
+	freshTx bool
 	keys    keyspace
 	lease   time.Duration
 	maxDead int
@@ -101,6 +107,9 @@ func New(cfg Config) *Transport {
 		maxDead: max(cfg.MaxDeadLetters, 0),
 		origin:  rand.Text(),
 		done:    make(chan struct{}),
+	}
+	if c, ok := cfg.Client.(*goredis.Client); ok {
+		t.freshTx = c.Options().MaxRetries == 0 // go-redis's -1: no retries
 	}
 	t.batch = newBatcher(cfg.Client)
 	t.notes = newNotifier(cfg.Client, t.origin, t.done)

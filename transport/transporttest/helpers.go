@@ -2,6 +2,7 @@ package transporttest
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -72,6 +73,41 @@ func (b *bundle) msg(i int) *runtime.Message {
 		Queue:    b.queue,
 		Priority: runtime.DefaultPriority,
 		Body:     fmt.Appendf(nil, "body %d", i),
+	}
+}
+
+// freshMsg is msg(i) with a fresh ID: drawn at random for it.
+func (b *bundle) freshMsg(i int) *runtime.Message {
+	m := b.msg(i)
+	m.ID = fmt.Sprintf("%s-%d-%s", b.queue, i, rand.Text())
+	m.FreshID = true
+	return m
+}
+
+// publishBatch publishes msgs with the transport's PublishBatch, or one by
+// one when it has none.
+func (b *bundle) publishBatch(ctx context.Context, msgs []*runtime.Message) []error {
+	if bp, ok := b.tr.(runtime.BatchPublisher); ok {
+		return bp.PublishBatch(ctx, msgs)
+	}
+	errs := make([]error, len(msgs))
+	for i, m := range msgs {
+		errs[i] = b.tr.Publish(ctx, m)
+	}
+	return errs
+}
+
+// expectBatchStored fails the case unless PublishBatch stored every
+// message of errs.
+func expectBatchStored(t *testing.T, msgs []*runtime.Message, errs []error) {
+	t.Helper()
+	if len(errs) != len(msgs) {
+		t.Fatalf("PublishBatch of %d messages returned %d outcomes", len(msgs), len(errs))
+	}
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("PublishBatch: message %d (%s): %v", i, msgs[i].ID, err)
+		}
 	}
 }
 

@@ -1,7 +1,10 @@
 package transporttest
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -129,6 +132,106 @@ func runPublishCases(t *testing.T, factory func(t *testing.T) runtime.Transport)
 				t.Fatalf("delayed message delivered at %v, %v before its ETA", at, delayed.ETA.Sub(at))
 			}
 			b.ack(t, d)
+		})
+
+		// A batch stores each message as Publish does. A message whose
+		// FreshID is set has an ID drawn at random for it, which a
+		// transport may store without checking for a duplicate; it is
+		// delivered like any other.
+		t.Run("Batch", func(t *testing.T) {
+			t.Parallel()
+			b := setup(t, factory)
+			priorities := []int{1, 9, 5, 9, 0, 5, 3, 9, 5, 0}
+			msgs := make([]*runtime.Message, len(priorities))
+			for i, p := range priorities {
+				msgs[i] = b.freshMsg(i)
+				msgs[i].Priority = p
+			}
+			expectBatchStored(t, msgs, b.publishBatch(t.Context(), msgs))
+			want := slices.Clone(msgs)
+			for _, m := range msgs {
+				copy(m.Body, "CHANGED!") // a caller reusing its buffers
+			}
+			b.expectStats(t, b.queue, runtime.QueueStats{Pending: len(msgs)})
+
+			// Highest priority first, batch order among equals.
+			slices.SortStableFunc(want, func(x, y *runtime.Message) int { return y.Priority - x.Priority })
+			for i, w := range want {
+				d := b.fetchOne(t)
+				if body := fmt.Sprintf("body %d", slices.Index(msgs, w)); d.ID != w.ID || d.Priority != w.Priority || string(d.Body) != body {
+					t.Fatalf("delivery %d is %s (priority %d, body %q), want %s (priority %d, body %q)", i, d.ID, d.Priority, d.Body, w.ID, w.Priority, body)
+				}
+				b.ack(t, d)
+			}
+			b.expectNone(t, b.queue)
+		})
+
+		// More messages than a transport sends in one go keep their order.
+		t.Run("BatchLarge", func(t *testing.T) {
+			t.Parallel()
+			b := setup(t, factory)
+			msgs := make([]*runtime.Message, 1100)
+			for i := range msgs {
+				msgs[i] = b.freshMsg(i)
+			}
+			expectBatchStored(t, msgs, b.publishBatch(t.Context(), msgs))
+			var got []string
+			for len(got) < len(msgs) {
+				for _, d := range b.fetch(t, 100, longLease, b.queue) {
+					got = append(got, d.ID)
+					b.ack(t, d)
+				}
+			}
+			for i, m := range msgs {
+				if got[i] != m.ID {
+					t.Fatalf("delivery %d is %s, want %s: a batch keeps its order", i, got[i], m.ID)
+				}
+			}
+			b.expectNone(t, b.queue)
+		})
+
+		t.Run("BatchDuplicateID", func(t *testing.T) {
+			t.Parallel()
+			b := setup(t, factory)
+			held := b.msg(0)
+			held.ETA = time.Now().Add(time.Hour)
+			b.publish(t, held)
+			dup := b.msg(0)
+			dup.Body = []byte("second")
+			msgs := []*runtime.Message{b.freshMsg(1), dup, b.freshMsg(2)}
+			errs := b.publishBatch(t.Context(), msgs)
+			if len(errs) != len(msgs) {
+				t.Fatalf("PublishBatch of %d messages returned %d outcomes", len(msgs), len(errs))
+			}
+			if !errors.Is(errs[1], runtime.ErrDuplicateTask) {
+				t.Errorf("PublishBatch of an ID the queue holds: got %v, want runtime.ErrDuplicateTask", errs[1])
+			}
+			for _, i := range []int{0, 2} {
+				if errs[i] != nil {
+					t.Errorf("PublishBatch: message %d (%s): %v", i, msgs[i].ID, errs[i])
+				}
+				if d := b.fetchOne(t); d.ID != msgs[i].ID {
+					t.Fatalf("delivered %s, want %s", d.ID, msgs[i].ID)
+				}
+			}
+			b.expectNone(t, b.queue)
+			b.expectStats(t, b.queue, runtime.QueueStats{Active: 2, Delayed: 1})
+		})
+
+		t.Run("BatchWakesFetch", func(t *testing.T) {
+			t.Parallel()
+			b := setup(t, factory)
+			msgs := []*runtime.Message{b.freshMsg(1), b.freshMsg(2)}
+			published := make(chan []error, 1)
+			go func() {
+				time.Sleep(100 * time.Millisecond) // let Fetch block first
+				published <- b.publishBatch(context.Background(), msgs)
+			}()
+			d := b.fetchOne(t)
+			expectBatchStored(t, msgs, <-published)
+			if d.ID != msgs[0].ID {
+				t.Fatalf("delivered %s, want %s", d.ID, msgs[0].ID)
+			}
 		})
 
 		t.Run("PastETA", func(t *testing.T) {
