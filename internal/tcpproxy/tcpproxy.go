@@ -11,16 +11,19 @@ import (
 
 // Proxy forwards TCP connections to a broker until it is cut: then it drops
 // every connection it carries and refuses new ones, as a network partition
-// would, until Restore.
+// would, until Restore. Frozen, it keeps the connections but forwards
+// nothing, as a broker that stopped answering would, until Thaw.
 type Proxy struct {
 	ln     net.Listener
 	target string
 	wg     sync.WaitGroup
 
-	mu    sync.Mutex
-	up    bool
-	conns map[net.Conn]struct{}
-	cuts  int
+	mu     sync.Mutex
+	up     bool
+	frozen bool
+	thawed *sync.Cond // on mu
+	conns  map[net.Conn]struct{}
+	cuts   int
 }
 
 // New listens on a free loopback port and forwards to target.
@@ -30,6 +33,7 @@ func New(target string) (*Proxy, error) {
 		return nil, err
 	}
 	p := &Proxy{ln: ln, target: target, up: true, conns: make(map[net.Conn]struct{})}
+	p.thawed = sync.NewCond(&p.mu)
 	p.wg.Add(1)
 	go p.serve()
 	return p, nil
@@ -71,7 +75,7 @@ func (p *Proxy) serve() {
 			p.wg.Add(1)
 			go func() {
 				defer p.wg.Done()
-				_, _ = io.Copy(pair[0], pair[1])
+				_, _ = io.Copy(pair[0], thawReader{p, pair[1]})
 				pair[0].Close()
 				pair[1].Close()
 				p.mu.Lock()
@@ -99,10 +103,43 @@ func (p *Proxy) track(conns ...net.Conn) bool {
 	return true
 }
 
+// thawReader reads from r, holding what it read while p is frozen.
+type thawReader struct {
+	p *Proxy
+	r io.Reader
+}
+
+func (t thawReader) Read(b []byte) (int, error) {
+	n, err := t.r.Read(b)
+	t.p.mu.Lock()
+	for t.p.frozen && t.p.up {
+		t.p.thawed.Wait()
+	}
+	t.p.mu.Unlock()
+	return n, err
+}
+
+// Freeze stops forwarding, in both directions, without dropping the
+// connections.
+func (p *Proxy) Freeze() {
+	p.mu.Lock()
+	p.frozen = true
+	p.mu.Unlock()
+}
+
+// Thaw forwards again what Freeze held, and what follows.
+func (p *Proxy) Thaw() {
+	p.mu.Lock()
+	p.frozen = false
+	p.thawed.Broadcast()
+	p.mu.Unlock()
+}
+
 // Cut drops every forwarded connection and refuses new ones.
 func (p *Proxy) Cut() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.thawed.Broadcast() // a held read ends: its connections close
 	p.up = false
 	p.cuts++
 	for c := range p.conns {

@@ -8,11 +8,13 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	amqp091 "github.com/rabbitmq/amqp091-go"
 
+	"github.com/taskgen/taskgen/internal/tcpproxy"
 	"github.com/taskgen/taskgen/internal/testenv"
 	"github.com/taskgen/taskgen/runtime"
 	"github.com/taskgen/taskgen/transport/amqp"
@@ -506,4 +508,116 @@ func TestStaleCopyKeepsNewClaim(t *testing.T) {
 		t.Fatal(err)
 	}
 	publish(t, tr, &runtime.Message{ID: "x", Queue: "q", Priority: 5, Body: []byte("four")})
+}
+
+// Batches that share a publishing channel and together outnumber its
+// confirm window all complete: a confirm frees its place in the window
+// whoever waits for it.
+func TestPublishBatchesShareChannel(t *testing.T) {
+	t.Parallel()
+	tr := newTransport(t, amqp.Config{QueueType: amqp.Classic, ConfirmWindow: 8, PublishChannels: 1})
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	const batches, size = 4, 100
+	var wg sync.WaitGroup
+	var failed atomic.Int32
+	for b := range batches {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			msgs := make([]*runtime.Message, size)
+			for i := range msgs {
+				msgs[i] = &runtime.Message{ID: fmt.Sprintf("b%d-%d", b, i), Queue: "q", Priority: 5}
+			}
+			for i, err := range tr.PublishBatch(ctx, msgs) {
+				if err != nil && failed.Add(1) == 1 {
+					t.Errorf("batch %d, message %d: %v", b, i, err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if n := failed.Load(); n > 0 {
+		t.Fatalf("%d of %d messages failed", n, batches*size)
+	}
+	expectPending(t, tr, "q", batches*size)
+}
+
+// frozenTransport returns a transport whose connection goes through a
+// proxy, and the proxy; the publishing channels are open.
+func frozenTransport(t *testing.T, cfg amqp.Config) (*amqp.Transport, *tcpproxy.Proxy) {
+	t.Helper()
+	broker := testenv.AMQPURL(t)
+	p := newProxy(t, brokerAddr(t, broker))
+	cfg.URL = proxiedURL(t, p, broker)
+	cfg.QueueType = amqp.Classic
+	cfg.Heartbeat = time.Minute // no heartbeat timeout while frozen
+	tr := newTransport(t, cfg)
+	for i := range max(cfg.PublishChannels, amqp.DefaultPublishChannels) {
+		publish(t, tr, &runtime.Message{ID: fmt.Sprint("warm", i), Queue: "q", Priority: 5})
+	}
+	t.Cleanup(p.Thaw) // before the proxy closes
+	return tr, p
+}
+
+// A batch whose confirms do not come waits one confirmGrace (5s) past its
+// ctx for all of them, not one per message.
+func TestPublishBatchWaitsOneGrace(t *testing.T) {
+	t.Parallel()
+	tr, p := frozenTransport(t, amqp.Config{})
+	p.Freeze()
+	ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+	defer cancel()
+	msgs := make([]*runtime.Message, 6)
+	for i := range msgs {
+		msgs[i] = &runtime.Message{ID: fmt.Sprint("m", i), Queue: "q", Priority: 5}
+	}
+	start := time.Now()
+	errs := tr.PublishBatch(ctx, msgs)
+	took := time.Since(start)
+	for i, err := range errs {
+		if !errors.Is(err, amqp.ErrUnconfirmed) {
+			t.Errorf("message %d with the broker silent: %v, want amqp.ErrUnconfirmed", i, err)
+		}
+	}
+	// 1s of ctx and 5s of grace; one grace per message would be 31s.
+	if took > 20*time.Second {
+		t.Fatalf("PublishBatch took %v with a 1s ctx, want its ctx and one grace", took)
+	}
+}
+
+// With a confirm window of 1, a batch still waits for each confirm, and
+// one that never came does not hold the window after the broker answers.
+func TestPublishBatchWindowOne(t *testing.T) {
+	t.Parallel()
+	tr, p := frozenTransport(t, amqp.Config{ConfirmWindow: 1, PublishChannels: 1})
+	p.Freeze()
+	ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+	defer cancel()
+	errs := tr.PublishBatch(ctx, []*runtime.Message{{ID: "m1", Queue: "q", Priority: 5}})
+	if !errors.Is(errs[0], amqp.ErrUnconfirmed) {
+		t.Fatalf("PublishBatch with the broker silent: %v, want amqp.ErrUnconfirmed", errs[0])
+	}
+	p.Thaw()
+	ctx, cancel = context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if err := tr.Publish(ctx, &runtime.Message{ID: "m2", Queue: "q", Priority: 5}); err != nil {
+		t.Fatalf("Publish once the broker answers again: %v", err)
+	}
+	if errs := tr.PublishBatch(ctx, []*runtime.Message{{ID: "m3", Queue: "q", Priority: 5}, {ID: "m4", Queue: "q", Priority: 5}}); errs[0] != nil || errs[1] != nil {
+		t.Fatalf("PublishBatch once the broker answers again: %v", errs)
+	}
+}
+
+// expectPending waits until queue holds n messages ready.
+func expectPending(t *testing.T, tr *amqp.Transport, queue string, n int) {
+	t.Helper()
+	var s runtime.QueueStats
+	var err error
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if s, err = tr.Stats(t.Context(), queue); err == nil && s.Pending == n {
+			return
+		}
+	}
+	t.Fatalf("Stats(%s) = %+v, %v; want %d pending", queue, s, err, n)
 }

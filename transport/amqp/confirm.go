@@ -196,10 +196,10 @@ func (p *publisher) settleAsync(a *asyncPub) {
 	close(a.done)
 }
 
-// sendAsync sends msg as send does and hands it to its channel's settler,
-// which calls finish with its outcome.
-func (p *publisher) sendAsync(ctx context.Context, exchange, key string, msg amqp.Publishing, finish func(error) error) (*asyncPub, error) {
-	f, err := p.send(ctx, nil, exchange, key, msg)
+// sendAsync sends msg as send does, on prefer when it is open, and hands
+// it to its channel's settler, which calls finish with its outcome.
+func (p *publisher) sendAsync(ctx context.Context, prefer *pubChan, exchange, key string, msg amqp.Publishing, finish func(error) error) (*asyncPub, error) {
+	f, err := p.send(ctx, prefer, exchange, key, msg)
 	if err != nil {
 		return nil, err
 	}

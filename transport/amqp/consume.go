@@ -466,7 +466,7 @@ func (t *Transport) live(p *pending) bool {
 // tier when its ETA is far enough.
 func (t *Transport) republish(ctx context.Context, p *pending) error {
 	m := p.msg
-	return t.send(ctx, nil, &m)
+	return t.send(ctx, &m)
 }
 
 // settleTag acks p (or rejects it back into its queue when requeue is set)

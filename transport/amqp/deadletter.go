@@ -192,7 +192,7 @@ func (t *Transport) RequeueDeadLetter(ctx context.Context, queue, id string) err
 				return false, err
 			}
 			m := newMessage(msg, guard)
-			if err := t.published(msg, guard, t.send(ctx, nil, &m)); err != nil {
+			if err := t.published(msg, guard, t.send(ctx, &m)); err != nil {
 				return false, err
 			}
 			// Put back the letters around it, and remove it.

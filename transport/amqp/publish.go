@@ -26,7 +26,7 @@ func (t *Transport) Publish(ctx context.Context, msg *runtime.Message) error {
 		return err
 	}
 	m := newMessage(msg, guard)
-	err = t.send(ctx, nil, &m)
+	err = t.send(ctx, &m)
 	return t.published(msg, guard, err)
 }
 
@@ -49,7 +49,7 @@ func (t *Transport) PublishAsync(ctx context.Context, msg *runtime.Message) (<-c
 	}
 	m := newMessage(msg, guard)
 	exchange, key := t.route(&m)
-	a, err := t.pubr.sendAsync(ctx, exchange, key, m.publishing(), func(err error) error { return t.published(msg, guard, err) })
+	a, err := t.pubr.sendAsync(ctx, nil, exchange, key, m.publishing(), func(err error) error { return t.published(msg, guard, err) })
 	if err != nil {
 		return fail(t.published(msg, guard, err))
 	}
@@ -59,39 +59,88 @@ func (t *Transport) PublishAsync(ctx context.Context, msg *runtime.Message) (<-c
 	}
 }
 
-// PublishBatch publishes msgs on one channel in order, with all their
-// confirms outstanding at once (within the confirm window), and returns one
-// error per message.
+// PublishBatch publishes msgs on one channel in order, with their confirms
+// outstanding at once (up to half the confirm window, leaving the rest to
+// other publishers), and returns one error per message. Once ctx is done,
+// the batch waits one confirmGrace more for the confirms still out, not
+// one per message.
 func (t *Transport) PublishBatch(ctx context.Context, msgs []*runtime.Message) []error {
 	errs, guards := t.prepareBatch(ctx, msgs) // bulk.go
-	sent := make([]*inflight, len(msgs))
+	// The channel's settler frees a message's place in the window as its
+	// confirm comes, whoever waits: batches that share a channel never
+	// wait on each other.
+	sent := make([]*asyncPub, len(msgs))
+	hold := max(t.cfg.ConfirmWindow/2, 1)
+	w := confirmWaiter{ctx: ctx}
+	defer w.stop()
 	var pin *pubChan
 	oldest := 0 // first index whose confirm was not awaited yet
 	for i, msg := range msgs {
 		if errs[i] != nil {
 			continue
 		}
-		// Keep half the window free for other publishers: wait for the
-		// oldest confirms of this batch first.
-		for ; i-oldest >= t.cfg.ConfirmWindow/2; oldest++ {
+		for ; i-oldest >= hold; oldest++ {
 			if sent[oldest] != nil {
-				errs[oldest] = t.published(msgs[oldest], guards[oldest], t.pubr.wait(ctx, sent[oldest]))
+				errs[oldest] = w.wait(msgs[oldest], sent[oldest])
 			}
 		}
 		m := newMessage(msg, guards[i])
-		f, err := t.sendVia(ctx, pin, &m)
+		exchange, key := t.route(&m)
+		a, err := t.pubr.sendAsync(ctx, pin, exchange, key, m.publishing(), func(err error) error { return t.published(msg, guards[i], err) })
 		if err != nil {
 			errs[i] = t.published(msg, guards[i], err)
 			continue
 		}
-		sent[i], pin = f, f.pc
+		sent[i], pin = a, a.f.pc
 	}
 	for ; oldest < len(msgs); oldest++ {
 		if sent[oldest] != nil {
-			errs[oldest] = t.published(msgs[oldest], guards[oldest], t.pubr.wait(ctx, sent[oldest]))
+			errs[oldest] = w.wait(msgs[oldest], sent[oldest])
 		}
 	}
 	return errs
+}
+
+// confirmWaiter waits for the confirms of a batch: until ctx is done, and
+// then for one confirmGrace in all.
+type confirmWaiter struct {
+	ctx   context.Context
+	grace *time.Timer // started when ctx is done
+	over  bool        // the grace has passed
+}
+
+// wait returns the outcome of a, msg's publish, or an error wrapping
+// ErrUnconfirmed once the grace has passed. The channel's settler settles
+// a late confirm, releasing what a failed publish claimed.
+func (w *confirmWaiter) wait(msg *runtime.Message, a *asyncPub) error {
+	if !w.over {
+		select {
+		case <-a.done:
+			return a.err
+		case <-w.ctx.Done():
+		}
+		if w.grace == nil {
+			w.grace = time.NewTimer(confirmGrace)
+		}
+		select {
+		case <-a.done:
+			return a.err
+		case <-w.grace.C:
+			w.over = true
+		}
+	}
+	select {
+	case <-a.done:
+		return a.err
+	default:
+		return fmt.Errorf("taskgen: amqp: publish task %q to queue %q: %w (%w)", msg.ID, msg.Queue, ErrUnconfirmed, w.ctx.Err())
+	}
+}
+
+func (w *confirmWaiter) stop() {
+	if w.grace != nil {
+		w.grace.Stop()
+	}
 }
 
 // newMessage is msg as the transport moves it, with guard, the token of
@@ -168,17 +217,9 @@ func (t *Transport) published(msg *runtime.Message, guard string, err error) err
 
 // send publishes m to its work queue, or through the delay queues when its
 // ETA is at least the shortest tier away, and waits for the confirm.
-func (t *Transport) send(ctx context.Context, pin *pubChan, m *message) error {
-	f, err := t.sendVia(ctx, pin, m)
-	if err != nil {
-		return err
-	}
-	return t.pubr.wait(ctx, f)
-}
-
-func (t *Transport) sendVia(ctx context.Context, pin *pubChan, m *message) (*inflight, error) {
+func (t *Transport) send(ctx context.Context, m *message) error {
 	exchange, key := t.route(m)
-	return t.pubr.send(ctx, pin, exchange, key, m.publishing())
+	return t.pubr.publish(ctx, exchange, key, m.publishing())
 }
 
 // route returns the exchange and routing key m is published with: its

@@ -239,7 +239,7 @@ func (t *Transport) Nack(ctx context.Context, d *runtime.Delivery, opts runtime.
 	if opts.Body != nil {
 		m.body = bytes.Clone(opts.Body)
 	}
-	if err := t.send(ctx, nil, &m); err != nil {
+	if err := t.send(ctx, &m); err != nil {
 		t.abort(l)
 		return fmt.Errorf("taskgen: amqp: nack task %q on queue %q: publish it again: %w", d.ID, d.Queue, err)
 	}
