@@ -368,3 +368,32 @@ func TestAckRecordNoAckWithoutRecord(t *testing.T) {
 		t.Fatalf("Ack after AckRecord failed: %v; the lease should still hold", err)
 	}
 }
+
+// A batch keeps its order across the script runs and transactions it is
+// sent in.
+func TestPublishBatchKeepsOrderAcrossRuns(t *testing.T) {
+	t.Parallel()
+	tr := newTransport(t, newClient(t), redis.Config{})
+	for _, fresh := range []bool{true, false} {
+		msgs := make([]*runtime.Message, 700)
+		for i := range msgs {
+			msgs[i] = &runtime.Message{ID: fmt.Sprintf("%v-%d", fresh, i), Queue: "q", Priority: 3, FreshID: fresh}
+		}
+		for i, err := range tr.PublishBatch(t.Context(), msgs) {
+			if err != nil {
+				t.Fatalf("message %d: %v", i, err)
+			}
+		}
+		for i := 0; i < len(msgs); {
+			for _, d := range fetch(t, tr, "q", 100, time.Minute) {
+				if d.ID != msgs[i].ID {
+					t.Fatalf("fresh %v: delivery %d is %s, want %s", fresh, i, d.ID, msgs[i].ID)
+				}
+				if err := tr.Ack(t.Context(), d); err != nil {
+					t.Fatal(err)
+				}
+				i++
+			}
+		}
+	}
+}
