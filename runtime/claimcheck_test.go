@@ -4,12 +4,17 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
+	"log/slog"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/taskgen/taskgen/runtime"
+	"github.com/taskgen/taskgen/transport/memory"
 )
 
 type blobArgs struct {
@@ -226,5 +231,68 @@ func TestClaimCheckDuplicateAfterSuccess(t *testing.T) {
 	}
 	if n := runs.Load(); n != 1 {
 		t.Fatalf("the handler ran %d times, want 1", n)
+	}
+}
+
+// ttlStore is a memory store that records the expiry each CompareAndSwap
+// of offloaded arguments gave them.
+type ttlStore struct {
+	*memory.Transport
+	mu   sync.Mutex
+	ttls []time.Duration
+}
+
+func (s *ttlStore) CompareAndSwap(ctx context.Context, key string, old, value []byte, ttl time.Duration) (bool, error) {
+	if strings.HasPrefix(key, "payload:") {
+		s.mu.Lock()
+		s.ttls = append(s.ttls, ttl)
+		s.mu.Unlock()
+	}
+	return s.Transport.CompareAndSwap(ctx, key, old, value, ttl)
+}
+
+func (s *ttlStore) kept() []time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.ttls)
+}
+
+// Offloaded arguments last 7 days past each retry's due time, and 7 days
+// past the task's dead-lettering, so that a dead letter requeued within a
+// week runs with them: the week counts from the last of these, not from
+// the enqueue. They are kept so even when the task never loaded them (a
+// schema mismatch).
+func TestClaimCheckKeptForRetriesAndDeadLetters(t *testing.T) {
+	t.Parallel()
+	const week = 7 * 24 * time.Hour
+	tr := memory.New()
+	t.Cleanup(func() { tr.Close() })
+	st := &ttlStore{Transport: memory.New()}
+	t.Cleanup(func() { st.Close() })
+	w := runtime.NewWorker(tr, runtime.WorkerConfig{Store: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	task := newTask("test.Blob", "blobs", 1)
+	task.Def.BackoffMin, task.Def.BackoffMax = time.Second, time.Second
+	if err := runtime.Register(w, task, func(context.Context, *blobArgs) (int, error) {
+		return 0, errors.New("boom")
+	}); err != nil {
+		t.Fatal(err)
+	}
+	c := runtime.NewClient(tr, runtime.WithStore(st), runtime.WithMaxPayload(1024))
+	big := &blobArgs{Data: strings.Repeat("x", 10<<10)}
+	if _, err := runtime.Enqueue(t.Context(), c, task, big); err != nil {
+		t.Fatal(err)
+	}
+	other := *task
+	other.Def.Fingerprint = "fp-old" // a worker of another version sent it
+	if _, err := runtime.Enqueue(t.Context(), c, &other, big); err != nil {
+		t.Fatal(err)
+	}
+	runWorker(t, w)
+	deadLetters(t, tr, "blobs", 2)
+	got := st.kept()
+	slices.Sort(got)
+	want := []time.Duration{week, week, week + time.Second} // two dead letters, one retry
+	if !slices.Equal(got, want) {
+		t.Fatalf("offloaded arguments kept for %v, want %v", got, want)
 	}
 }

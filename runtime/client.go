@@ -182,9 +182,10 @@ func (c *Client) prepare(ctx context.Context, def *TaskDef, env *Envelope) error
 	return nil
 }
 
-// offloadPayloadTTL is how long past its ETA an offloaded payload stays in
-// the store when its task never completes (it is deleted when the task
-// succeeds).
+// offloadPayloadTTL is how long an offloaded payload stays in the store
+// past its task's ETA, past each retry's, and past its dead-lettering
+// (Worker.keepPayload), when the task never completes (it is deleted when
+// the task succeeds).
 const offloadPayloadTTL = 7 * 24 * time.Hour
 
 // offloadPayload moves env's payload to the store when it is bigger than

@@ -159,6 +159,31 @@ func (w *Worker) loadPayload(d *Delivery, env *Envelope) bool {
 	return true
 }
 
+// keepPayload makes env's offloaded arguments, if any, last ttl from now:
+// a task that goes back to wait for a retry, or to the dead letters (to be
+// requeued, perhaps, days later), finds them when it runs. The store sets
+// no expiry alone, so the arguments are written again over themselves
+// (read first when the task did not load them).
+func (w *Worker) keepPayload(env *Envelope, ttl time.Duration) {
+	if env.PayloadRef == "" || w.cfg.Store == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+	defer cancel()
+	p, err := env.Payload, error(nil)
+	if p == nil {
+		if p, err = w.cfg.Store.Get(ctx, env.PayloadRef); errors.Is(err, ErrNotFound) {
+			return
+		}
+	}
+	if err == nil {
+		_, err = w.cfg.Store.CompareAndSwap(ctx, env.PayloadRef, p, p, ttl)
+	}
+	if err != nil {
+		w.log.Warn("taskgen: extending the offloaded payload's life failed", "task", env.Task, "id", env.ID, "queue", env.Queue, "err", err)
+	}
+}
+
 // succeededBefore acks d if its task has succeeded already: a copy
 // delivered again (its lease lapsed, or its ack was lost) after another
 // delivery ran it, deleting its offloaded payload. It reports whether it
@@ -292,6 +317,7 @@ func (w *Worker) fail(d *Delivery, env *Envelope, err error) {
 	}
 	env.Attempt++
 	if env.PayloadRef != "" {
+		w.keepPayload(env, offloadPayloadTTL+delay)
 		env.Payload = nil // it stays in the store
 	}
 	env.Errors = append(env.Errors, AttemptError{At: time.Now(), Error: err.Error()})
@@ -313,6 +339,7 @@ func (w *Worker) fail(d *Delivery, env *Envelope, err error) {
 func (w *Worker) deadLetter(d *Delivery, env *Envelope, reason Reason, cause error) {
 	te := &TaskError{Task: env.Task, ID: env.ID, Queue: env.Queue, Err: fmt.Errorf("%s: %w", reason, cause)}
 	w.log.Error("taskgen: task dead-lettered", "task", env.Task, "id", env.ID, "queue", env.Queue, "reason", reason, "err", te)
+	w.keepPayload(env, offloadPayloadTTL) // for a requeue days later
 	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 	defer cancel()
 	body, tries := d.Body, 0
