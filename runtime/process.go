@@ -252,10 +252,15 @@ func (w *Worker) storeAndAck(d *Delivery, env *Envelope, result []byte) bool {
 			return false
 		}
 		// The ack did not go, or its reply was lost: the task goes back to
-		// run again (a hand-back the ack beat finds the lease gone).
+		// run again, holding its unique key again. A hand-back that finds
+		// the lease gone lost to the ack (or to the lease's end), and
+		// frees the key once more.
 		w.log.Error("taskgen: storing the result and acking failed; the task will run again", "task", env.Task, "id", env.ID, "queue", env.Queue, "err", err)
 		w.reclaimUnique(env)
-		if err := w.tr.Nack(ctx, d, NackOptions{Delay: DefaultBackoffMin, Body: returnedBody(d, env)}); err != nil {
+		switch err := w.tr.Nack(ctx, d, NackOptions{Delay: DefaultBackoffMin, Body: returnedBody(d, env)}); {
+		case errors.Is(err, ErrLeaseLost):
+			w.releaseUnique(env)
+		case err != nil:
 			w.log.Warn("taskgen: hand back failed; the lease will expire", "task", env.Task, "id", env.ID, "queue", env.Queue, "err", err)
 		}
 		return false

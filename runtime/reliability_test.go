@@ -407,6 +407,9 @@ func TestSingletonSlowReleaseNotAbandoned(t *testing.T) {
 type recordAckStore struct {
 	*memory.Transport
 	blips atomic.Int32
+	// lostReplies: the next calls write and ack, then fail as if the
+	// reply were lost.
+	lostReplies atomic.Int32
 }
 
 func (s *recordAckStore) AckRecord(ctx context.Context, d *runtime.Delivery, r *runtime.Record, ttl time.Duration) error {
@@ -416,7 +419,13 @@ func (s *recordAckStore) AckRecord(ctx context.Context, d *runtime.Delivery, r *
 	if err := s.Transport.PutRecord(ctx, r, ttl); err != nil {
 		return err
 	}
-	return s.Transport.Ack(ctx, d)
+	if err := s.Transport.Ack(ctx, d); err != nil {
+		return err
+	}
+	if s.lostReplies.Add(-1) >= 0 {
+		return errors.New("i/o timeout")
+	}
+	return nil
 }
 
 // A task whose result write and ack failed together goes back to run
@@ -446,5 +455,43 @@ func TestAckRecordFailureHandsBack(t *testing.T) {
 	}
 	if n := runs.Load(); n != 2 {
 		t.Fatalf("the handler ran %d times, want 2: once, then again after its result failed to store", n)
+	}
+}
+
+// A task whose AckRecord went through but whose reply was lost is not
+// handed back (its lease is gone), and leaves its unique key free.
+func TestAckRecordLostReplyFreesUniqueKey(t *testing.T) {
+	t.Parallel()
+	st := &recordAckStore{Transport: memory.New()}
+	t.Cleanup(func() { st.Close() })
+	st.lostReplies.Store(1)
+	w := runtime.NewWorker(st, runtime.WorkerConfig{Store: st, Lease: time.Hour, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	task := newTask("rel.AckRecordLost", "q", 0)
+	var runs atomic.Int32
+	if err := runtime.Register(w, task, func(_ context.Context, a *addArgs) (int, error) {
+		runs.Add(1)
+		return a.A + a.B, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	c := runtime.NewClient(st)
+	h, err := runtime.Enqueue(t.Context(), c, task, &addArgs{A: 1, B: 2}, runtime.UniqueKey("k"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	runWorker(t, w)
+	if got, err := h.Get(waitCtx(t)); err != nil || got != 3 {
+		t.Fatalf("Get = %d, %v; want 3", got, err)
+	}
+	// The enqueue below may not find the key free at once: the worker
+	// frees it after the hand-back that finds the lease gone.
+	for deadline := time.Now().Add(eventually); ; time.Sleep(10 * time.Millisecond) {
+		_, err := runtime.Enqueue(t.Context(), c, task, &addArgs{A: 1, B: 2}, runtime.UniqueKey("k"))
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, runtime.ErrDuplicate) || time.Now().After(deadline) {
+			t.Fatalf("enqueue with the key of a task that succeeded: %v; want it free", err)
+		}
 	}
 }

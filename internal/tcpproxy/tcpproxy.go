@@ -148,10 +148,11 @@ func (p *Proxy) Cut() {
 	clear(p.conns)
 }
 
-// Restore accepts connections again.
+// Restore accepts connections again, and forwards them (a cut ends a
+// freeze).
 func (p *Proxy) Restore() {
 	p.mu.Lock()
-	p.up = true
+	p.up, p.frozen = true, false
 	p.mu.Unlock()
 }
 

@@ -651,3 +651,39 @@ func TestDelayTiersDeadLetterAtLeastOnce(t *testing.T) {
 		t.Fatalf("the broker took a delay queue declaration with other arguments; the test cannot tell them apart")
 	}
 }
+
+// A publish that must open a channel while the broker does not answer
+// gives up when its ctx is done, and the channel opens for the next
+// publish once the broker answers again.
+func TestPublishChannelOpenHonoursCtx(t *testing.T) {
+	t.Parallel()
+	tr, p := frozenTransport(t, amqp.Config{PublishChannels: 1})
+	// A publish to a delay exchange deleted behind the transport's back
+	// closes the publishing channel.
+	_, exchanges := tr.Objects("q")
+	ch := rawChannel(t)
+	for _, x := range exchanges {
+		if err := ch.ExchangeDelete(x, false, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if err := tr.Publish(ctx, &runtime.Message{ID: "late", Queue: "q", Priority: 5, ETA: time.Now().Add(time.Hour)}); err == nil {
+		t.Fatal("Publish to a deleted delay exchange succeeded")
+	}
+	p.Freeze()
+	ctx, cancel = context.WithTimeout(t.Context(), time.Second)
+	defer cancel()
+	start := time.Now()
+	err := tr.Publish(ctx, &runtime.Message{ID: "m1", Queue: "q", Priority: 5})
+	if took := time.Since(start); err == nil || took > 8*time.Second {
+		t.Fatalf("Publish with the broker silent: %v after %v; want an error once its 1s ctx is done", err, took)
+	}
+	p.Thaw()
+	ctx, cancel = context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if err := tr.Publish(ctx, &runtime.Message{ID: "m2", Queue: "q", Priority: 5}); err != nil {
+		t.Fatalf("Publish once the broker answers again: %v", err)
+	}
+}

@@ -40,6 +40,19 @@ type publisher struct {
 
 	mu    sync.Mutex
 	chans []*pubChan // nil or closed slots are reopened on use
+	// opening[i] is slot i's channel being opened, outside mu: a broker
+	// slow to answer holds up only the publishes waiting for that slot,
+	// and each only until its ctx is done.
+	opening []*opening
+}
+
+// opening is a publishing channel being opened.
+type opening struct {
+	done chan struct{} // closed once err is set
+	err  error
+	// lost: the connection closed meanwhile; the next try waits for the
+	// reconnect.
+	lost bool
 }
 
 // pubChan is one confirm-mode channel.
@@ -79,40 +92,71 @@ type asyncPub struct {
 }
 
 func newPublisher(t *Transport, l *link, channels, window int) *publisher {
-	return &publisher{t: t, link: l, window: window, chans: make([]*pubChan, channels)}
+	return &publisher{t: t, link: l, window: window, chans: make([]*pubChan, channels), opening: make([]*opening, channels)}
 }
 
-// channel returns a live channel, opening one if its slot has none.
+// channel returns a live channel, opening one if its slot has none. It
+// gives up when ctx is done; an open under way goes on for the next
+// caller.
 func (p *publisher) channel(ctx context.Context) (*pubChan, error) {
 	i := int(p.next.Add(1) % uint64(len(p.chans)))
 	for {
 		p.mu.Lock()
-		pc := p.chans[i]
-		p.mu.Unlock()
-		if pc != nil && !pc.closed() {
+		if pc := p.chans[i]; pc != nil && !pc.closed() {
+			p.mu.Unlock()
 			return pc, nil
 		}
-		conn, _, err := p.link.current(ctx)
-		if err != nil {
-			return nil, err
-		}
-		p.mu.Lock()
-		if pc = p.chans[i]; pc == nil || pc.closed() {
-			pc, err = p.open(conn)
-			if err == nil {
-				p.chans[i] = pc
+		op := p.opening[i]
+		if op == nil {
+			op = &opening{done: make(chan struct{})}
+			p.opening[i] = op
+			p.mu.Unlock()
+			conn, _, err := p.link.current(ctx)
+			switch {
+			case err != nil:
+				p.opened(i, op, nil, err, false)
+			case !p.t.spawn(func() {
+				pc, err := p.open(conn)
+				p.opened(i, op, pc, err, err != nil && conn.IsClosed())
+			}):
+				p.opened(i, op, nil, runtime.ErrClosed, false)
 			}
+		} else {
+			p.mu.Unlock()
 		}
-		p.mu.Unlock()
-		switch {
-		case err == nil:
-			return pc, nil
-		case conn.IsClosed():
-			continue // current waits for the reconnect
+		select {
+		case <-op.done:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-p.t.done:
+			return nil, runtime.ErrClosed
+		}
+		switch err := op.err; {
+		case err == nil, op.lost:
+			continue // take the channel; or wait for the reconnect
+		case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			continue // another caller's ctx ended its try
+		case errors.Is(err, runtime.ErrClosed):
+			return nil, err
 		default:
 			return nil, fmt.Errorf("taskgen: amqp: open publishing channel: %w", err)
 		}
 	}
+}
+
+// opened ends op, slot i's open, with pc or err.
+func (p *publisher) opened(i int, op *opening, pc *pubChan, err error, lost bool) {
+	p.mu.Lock()
+	if err == nil {
+		p.chans[i] = pc
+	}
+	p.opening[i] = nil
+	op.err, op.lost = err, lost
+	close(op.done)
+	p.mu.Unlock()
 }
 
 func (p *publisher) open(conn *amqp.Connection) (*pubChan, error) {
@@ -338,6 +382,21 @@ func (p *publisher) outcome(f *inflight) error {
 	}
 }
 
+// acked reports whether f's confirm has come, positive, and its message
+// was not returned, leaving both for outcome.
+func (p *publisher) acked(f *inflight) bool {
+	select {
+	case <-f.dc.Done():
+	default:
+		return false
+	}
+	if !f.dc.Acked() {
+		return false
+	}
+	_, returned := f.pc.peekReturn(f.rk)
+	return !returned
+}
+
 func returnKey(routingKey, id string) string { return routingKey + "\x00" + id }
 
 // takeReturn reports whether the message under rk was returned, moving
@@ -345,6 +404,21 @@ func returnKey(routingKey, id string) string { return routingKey + "\x00" + id }
 func (pc *pubChan) takeReturn(rk string) (string, bool) {
 	pc.rmu.Lock()
 	defer pc.rmu.Unlock()
+	reply, ok := pc.peekReturnLocked(rk)
+	if ok {
+		delete(pc.returned, rk)
+	}
+	return reply, ok
+}
+
+// peekReturn is takeReturn leaving the return in place.
+func (pc *pubChan) peekReturn(rk string) (string, bool) {
+	pc.rmu.Lock()
+	defer pc.rmu.Unlock()
+	return pc.peekReturnLocked(rk)
+}
+
+func (pc *pubChan) peekReturnLocked(rk string) (string, bool) {
 drain:
 	for pc.rets != nil {
 		select {
@@ -359,8 +433,5 @@ drain:
 		}
 	}
 	reply, ok := pc.returned[rk]
-	if ok {
-		delete(pc.returned, rk)
-	}
 	return reply, ok
 }

@@ -71,7 +71,7 @@ func (t *Transport) PublishBatch(ctx context.Context, msgs []*runtime.Message) [
 	// wait on each other.
 	sent := make([]*asyncPub, len(msgs))
 	hold := max(t.cfg.ConfirmWindow/2, 1)
-	w := confirmWaiter{ctx: ctx}
+	w := confirmWaiter{p: t.pubr, ctx: ctx}
 	defer w.stop()
 	var pin *pubChan
 	oldest := 0 // first index whose confirm was not awaited yet
@@ -104,28 +104,38 @@ func (t *Transport) PublishBatch(ctx context.Context, msgs []*runtime.Message) [
 // confirmWaiter waits for the confirms of a batch: until ctx is done, and
 // then for one confirmGrace in all.
 type confirmWaiter struct {
+	p     *publisher
 	ctx   context.Context
 	grace *time.Timer // started when ctx is done
 	over  bool        // the grace has passed
 }
 
 // wait returns the outcome of a, msg's publish, or an error wrapping
-// ErrUnconfirmed once the grace has passed. The channel's settler settles
-// a late confirm, releasing what a failed publish claimed.
+// ErrUnconfirmed once the grace has passed. A positive confirm returns at
+// once, without waiting for the channel's settler, which takes the
+// confirms in the order sent and may be held up by an earlier publish's;
+// the settler settles a failed or late confirm, releasing what a failed
+// publish claimed.
 func (w *confirmWaiter) wait(msg *runtime.Message, a *asyncPub) error {
-	if !w.over {
+	confirm := a.f.dc.Done()
+	for !w.over {
+		ctxDone, expired := w.ctx.Done(), (<-chan time.Time)(nil)
+		if w.ctx.Err() != nil {
+			if w.grace == nil {
+				w.grace = time.NewTimer(confirmGrace)
+			}
+			ctxDone, expired = nil, w.grace.C
+		}
 		select {
 		case <-a.done:
 			return a.err
-		case <-w.ctx.Done():
-		}
-		if w.grace == nil {
-			w.grace = time.NewTimer(confirmGrace)
-		}
-		select {
-		case <-a.done:
-			return a.err
-		case <-w.grace.C:
+		case <-confirm:
+			if w.p.acked(a.f) {
+				return nil
+			}
+			confirm = nil // the settler says how it failed
+		case <-ctxDone:
+		case <-expired:
 			w.over = true
 		}
 	}
@@ -133,6 +143,9 @@ func (w *confirmWaiter) wait(msg *runtime.Message, a *asyncPub) error {
 	case <-a.done:
 		return a.err
 	default:
+		if w.p.acked(a.f) {
+			return nil
+		}
 		return fmt.Errorf("taskgen: amqp: publish task %q to queue %q: %w (%w)", msg.ID, msg.Queue, ErrUnconfirmed, w.ctx.Err())
 	}
 }

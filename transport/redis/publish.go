@@ -227,8 +227,17 @@ func (t *Transport) PublishBatch(ctx context.Context, msgs []*runtime.Message) [
 		idx   []int
 		cmd   *goredis.Cmd
 	}
-	// mixed says which queues have a message with an ETA, or an ID twice.
+	type chunkKey struct {
+		queue string
+		pri   int
+	}
+	// mixed says which queues have a message with an ETA, or an ID twice;
+	// checked, which queues and priorities have an ID that is not fresh.
+	// Every run of a queue and priority is a transaction, or none is: a
+	// run whose script the server lost is sent again after the pipeline,
+	// after the transactions that followed it.
 	mixed := make(map[string]bool)
+	checked := make(map[chunkKey]bool)
 	type queueID struct{ queue, id string }
 	var seen map[queueID]bool // a fresh ID cannot repeat
 	now := time.Now()
@@ -242,6 +251,7 @@ func (t *Transport) PublishBatch(ctx context.Context, msgs []*runtime.Message) [
 		if m.FreshID {
 			continue
 		}
+		checked[chunkKey{m.Queue, m.Priority}] = true
 		if seen == nil {
 			seen = make(map[queueID]bool)
 		}
@@ -250,10 +260,6 @@ func (t *Transport) PublishBatch(ctx context.Context, msgs []*runtime.Message) [
 			mixed[m.Queue] = true
 		}
 		seen[k] = true
-	}
-	type chunkKey struct {
-		queue string
-		pri   int
 	}
 	var chunks []*chunk
 	open := make(map[chunkKey]*chunk)
@@ -267,12 +273,11 @@ func (t *Transport) PublishBatch(ctx context.Context, msgs []*runtime.Message) [
 		}
 		c := open[k]
 		if c == nil || len(c.idx) == publishChunk {
-			c = &chunk{q: t.queue(m.Queue), now: k.pri >= 0, pri: k.pri, fresh: k.pri >= 0 && t.freshTx}
+			c = &chunk{q: t.queue(m.Queue), now: k.pri >= 0, pri: k.pri, fresh: k.pri >= 0 && t.freshTx && !checked[k]}
 			open[k] = c
 			chunks = append(chunks, c)
 		}
 		c.idx = append(c.idx, i)
-		c.fresh = c.fresh && m.FreshID
 	}
 	if len(chunks) == 0 {
 		return errs
@@ -338,7 +343,10 @@ func (t *Transport) PublishBatch(ctx context.Context, msgs []*runtime.Message) [
 // the IDs to the ready list and wakes the queue's consumers. Plain
 // commands cost Redis about a third less than publishNowScript, whose
 // arguments go through Lua, and a fresh ID needs no check for a held one.
-// It returns EXEC's command.
+// It returns EXEC's command. A transaction Redis refuses while it queues
+// it (out of memory, a read-only replica) does nothing; one whose HSET
+// fails as it runs (a msgs key of another type) still pushes the IDs,
+// which Fetch drops for want of a body.
 func queueFresh(ctx context.Context, pipe goredis.Pipeliner, q *queueKeys, pri int, msgs []*runtime.Message, idx []int) *goredis.Cmd {
 	size := 0
 	for _, i := range idx {
