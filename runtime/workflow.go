@@ -85,7 +85,18 @@ func Submit[R any](ctx context.Context, c *Client, sig Sig[R]) (*Handle[R], erro
 	if err := f.start(ctx, wf, 0, nil, req); err != nil {
 		return nil, fmt.Errorf("taskgen: submit workflow %s: %w", wf, err)
 	}
-	if err := publishAll(ctx, c.tr, f.outbox); err != nil {
+	// The first tasks' IDs derive from the workflow's, drawn just now: no
+	// transport can hold them, and none is published again.
+	seen := make(map[string]bool, len(f.outbox))
+	first := f.outbox[:0]
+	for _, m := range f.outbox {
+		if !seen[m.ID] {
+			seen[m.ID] = true
+			m.FreshID = true
+			first = append(first, m)
+		}
+	}
+	if err := publishAll(ctx, c.tr, first); err != nil {
 		return nil, fmt.Errorf("taskgen: submit workflow %s: %w", wf, err)
 	}
 	h := NewHandle(wf, Store(ws), sig.decode)

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/taskgen/taskgen/runtime"
+	"github.com/taskgen/taskgen/transport/memory"
 )
 
 func TestSubmitNeedsWorkflowStore(t *testing.T) {
@@ -26,5 +27,32 @@ func TestSubmitEmptyWorkflow(t *testing.T) {
 	b := setup(t, runtime.WorkerConfig{})
 	if _, err := runtime.Submit(t.Context(), b.c, runtime.Sig[int]{}); err == nil {
 		t.Fatal("Submit of an empty workflow succeeded")
+	}
+}
+
+// Submit publishes a workflow's first tasks with fresh IDs, each once:
+// derived from the workflow's, drawn at Submit, no transport holds them.
+func TestSubmitFirstTasksFresh(t *testing.T) {
+	t.Parallel()
+	tr := &batchRecorder{Transport: memory.New()}
+	t.Cleanup(func() { tr.Close() })
+	c := runtime.NewClient(tr)
+	task := newTask("flow.X", "q", 0)
+	sigs := make([]runtime.Sig[int], 5)
+	for i := range sigs {
+		sigs[i] = runtime.NewSig(task, &addArgs{A: i})
+	}
+	if _, err := runtime.Submit(t.Context(), c, runtime.Group(sigs...)); err != nil {
+		t.Fatal(err)
+	}
+	seen := make(map[string]bool)
+	for _, m := range tr.msgs {
+		if !m.FreshID || seen[m.ID] {
+			t.Errorf("first task %s: FreshID %v, published before %v; want fresh, once", m.ID, m.FreshID, seen[m.ID])
+		}
+		seen[m.ID] = true
+	}
+	if len(seen) != len(sigs) {
+		t.Fatalf("Submit published %d first tasks, want %d", len(seen), len(sigs))
 	}
 }
