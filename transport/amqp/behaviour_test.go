@@ -622,36 +622,6 @@ func expectPending(t *testing.T, tr *amqp.Transport, queue string, n int) {
 	t.Fatalf("Stats(%s) = %+v, %v; want %d pending", queue, s, err, n)
 }
 
-// A quorum queue's delay tiers are quorum queues that dead-letter at least
-// once, keeping each message until its work queue has taken it. The broker
-// accepts a declaration only with the arguments the queue has, so the
-// same declaration with at-most-once must fail.
-func TestDelayTiersDeadLetterAtLeastOnce(t *testing.T) {
-	t.Parallel()
-	tr := newTransport(t, amqp.Config{DelayTiers: []time.Duration{time.Second}})
-	publish(t, tr, &runtime.Message{ID: "m", Queue: "q", Priority: 5, ETA: time.Now().Add(time.Hour)})
-	_, tiers := tr.Objects("q")
-	if len(tiers) != 1 {
-		t.Fatalf("delay queues %v, want one", tiers)
-	}
-	declare := func(strategy string) error {
-		_, err := rawChannel(t).QueueDeclare(tiers[0], true, false, false, false, amqp091.Table{
-			"x-queue-type":           "quorum",
-			"x-message-ttl":          int64(1000),
-			"x-dead-letter-exchange": "",
-			"x-dead-letter-strategy": strategy,
-			"x-overflow":             "reject-publish",
-		})
-		return err
-	}
-	if err := declare("at-least-once"); err != nil {
-		t.Fatalf("delay queue %s is not a quorum queue that dead-letters at least once: %v", tiers[0], err)
-	}
-	if err := declare("at-most-once"); err == nil {
-		t.Fatalf("the broker took a delay queue declaration with other arguments; the test cannot tell them apart")
-	}
-}
-
 // A publish that must open a channel while the broker does not answer
 // gives up when its ctx is done, and the channel opens for the next
 // publish once the broker answers again.

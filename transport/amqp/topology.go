@@ -64,15 +64,8 @@ func (l layout) band(p int) string {
 	return l.base() + ".p" + strconv.Itoa(min(max(p, 0), runtime.MaxPriority))
 }
 
-// tier returns the name of the delay exchange and queue of tier d. A
-// quorum layout's tiers are quorum queues, named apart from the classic
-// ones (their arguments differ).
-func (l layout) tier(d time.Duration) string {
-	if l.qt == Classic {
-		return l.base() + ".delay." + tierLabel(d)
-	}
-	return l.base() + ".qdelay." + tierLabel(d)
-}
+// tier returns the name of the delay exchange and queue of tier d.
+func (l layout) tier(d time.Duration) string { return l.base() + ".delay." + tierLabel(d) }
 
 // dead returns the dead-letter queue's name.
 func (l layout) dead() string { return l.base() + ".dead" }
@@ -111,22 +104,13 @@ func (l layout) bandArgs() amqp.Table {
 
 // tierArgs make a delay queue: every message waits d, then is
 // dead-lettered through the default exchange under the routing key it was
-// published with, which names its work queue. A quorum tier dead-letters
-// at least once: it keeps a message until the work queue has confirmed
-// it, where a classic queue's dead-lettering drops a message the work
-// queue cannot take at that moment (its leader is down, or the broker
-// restarts). At-least-once needs the reject-publish overflow.
-func (l layout) tierArgs(d time.Duration) amqp.Table {
-	args := amqp.Table{
-		"x-queue-type":           string(l.qt),
+// published with, which names its work queue.
+func tierArgs(d time.Duration) amqp.Table {
+	return amqp.Table{
+		"x-queue-type":           string(Classic),
 		"x-message-ttl":          int64(d / time.Millisecond),
 		"x-dead-letter-exchange": "",
 	}
-	if l.qt == Quorum {
-		args["x-dead-letter-strategy"] = "at-least-once"
-		args["x-overflow"] = "reject-publish"
-	}
-	return args
 }
 
 // deadArgs make the dead-letter queue: classic, so that listing requeues
@@ -270,7 +254,7 @@ func (tp *topology) declare(ctx context.Context, queue string) error {
 		if err := declareExchange(ch, name, amqp.ExchangeFanout); err != nil {
 			return fail("delay exchange", name, err)
 		}
-		if err := declareQueue(ch, name, l.tierArgs(d)); err != nil {
+		if err := declareQueue(ch, name, tierArgs(d)); err != nil {
 			return fail("delay queue", name, err)
 		}
 		if err := bindQueue(ch, name, "", name); err != nil {
