@@ -384,17 +384,7 @@ func TestPublishBatchKeepsOrderAcrossRuns(t *testing.T) {
 				t.Fatalf("message %d: %v", i, err)
 			}
 		}
-		for i := 0; i < len(msgs); {
-			for _, d := range fetch(t, tr, "q", 100, time.Minute) {
-				if d.ID != msgs[i].ID {
-					t.Fatalf("fresh %v: delivery %d is %s, want %s", fresh, i, d.ID, msgs[i].ID)
-				}
-				if err := tr.Ack(t.Context(), d); err != nil {
-					t.Fatal(err)
-				}
-				i++
-			}
-		}
+		expectInOrder(t, tr, msgs)
 	}
 }
 
@@ -417,6 +407,13 @@ func TestPublishBatchOrderAfterScriptFlush(t *testing.T) {
 			t.Fatalf("message %d: %v", i, err)
 		}
 	}
+	expectInOrder(t, tr, msgs)
+}
+
+// expectInOrder fetches msgs from queue q, acking each, and fails the test
+// unless they come in order.
+func expectInOrder(t *testing.T, tr *redis.Transport, msgs []*runtime.Message) {
+	t.Helper()
 	for i := 0; i < len(msgs); {
 		for _, d := range fetch(t, tr, "q", 100, time.Minute) {
 			if d.ID != msgs[i].ID {
