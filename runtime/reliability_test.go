@@ -412,6 +412,28 @@ type recordAckStore struct {
 	lostReplies atomic.Int32
 }
 
+func newRecordAckStore(t *testing.T) *recordAckStore {
+	st := &recordAckStore{Transport: memory.New()}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+// worker returns a worker on s, with a lease no test outlasts, running an
+// adding task whose runs it counts.
+func (s *recordAckStore) worker(t *testing.T) (*runtime.Worker, *runtime.Task[int], *atomic.Int32) {
+	t.Helper()
+	w := runtime.NewWorker(s, runtime.WorkerConfig{Store: s, Lease: time.Hour, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	task := newTask("rel.AckRecord", "q", 0)
+	runs := new(atomic.Int32)
+	if err := runtime.Register(w, task, func(_ context.Context, a *addArgs) (int, error) {
+		runs.Add(1)
+		return a.A + a.B, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return w, task, runs
+}
+
 func (s *recordAckStore) AckRecord(ctx context.Context, d *runtime.Delivery, r *runtime.Record, ttl time.Duration) error {
 	if s.blips.Add(-1) >= 0 {
 		return errors.New("put record: OOM command not allowed")
@@ -432,18 +454,9 @@ func (s *recordAckStore) AckRecord(ctx context.Context, d *runtime.Delivery, r *
 // again at once, rather than after its lease.
 func TestAckRecordFailureHandsBack(t *testing.T) {
 	t.Parallel()
-	st := &recordAckStore{Transport: memory.New()}
-	t.Cleanup(func() { st.Close() })
+	st := newRecordAckStore(t)
 	st.blips.Store(1)
-	w := runtime.NewWorker(st, runtime.WorkerConfig{Store: st, Lease: time.Hour, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	task := newTask("rel.AckRecord", "q", 0)
-	var runs atomic.Int32
-	if err := runtime.Register(w, task, func(_ context.Context, a *addArgs) (int, error) {
-		runs.Add(1)
-		return a.A + a.B, nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	w, task, runs := st.worker(t)
 	c := runtime.NewClient(st)
 	h, err := runtime.Enqueue(t.Context(), c, task, &addArgs{A: 1, B: 2})
 	if err != nil {
@@ -462,18 +475,9 @@ func TestAckRecordFailureHandsBack(t *testing.T) {
 // handed back (its lease is gone), and leaves its unique key free.
 func TestAckRecordLostReplyFreesUniqueKey(t *testing.T) {
 	t.Parallel()
-	st := &recordAckStore{Transport: memory.New()}
-	t.Cleanup(func() { st.Close() })
+	st := newRecordAckStore(t)
 	st.lostReplies.Store(1)
-	w := runtime.NewWorker(st, runtime.WorkerConfig{Store: st, Lease: time.Hour, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	task := newTask("rel.AckRecordLost", "q", 0)
-	var runs atomic.Int32
-	if err := runtime.Register(w, task, func(_ context.Context, a *addArgs) (int, error) {
-		runs.Add(1)
-		return a.A + a.B, nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	w, task, _ := st.worker(t)
 	c := runtime.NewClient(st)
 	h, err := runtime.Enqueue(t.Context(), c, task, &addArgs{A: 1, B: 2}, runtime.UniqueKey("k"))
 	if err != nil {
