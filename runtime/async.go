@@ -99,7 +99,7 @@ func (c *Client) EnqueueTaskAsync(ctx context.Context, def *TaskDef, payload []b
 	if err := c.prepare(ctx, def, env); err != nil {
 		return failedTask(err)
 	}
-	msg := &Message{ID: env.ID, Queue: env.Queue, Priority: env.Priority, ETA: env.ETA, Body: env.Marshal()}
+	msg := &Message{ID: env.ID, Queue: env.Queue, Priority: env.Priority, ETA: env.ETA, Body: env.Marshal(), FreshID: o.taskID == ""}
 	p := &PendingTask{c: c, env: env}
 	if ap, ok := c.tr.(AsyncPublisher); ok {
 		p.done, p.outcome = ap.PublishAsync(ctx, msg)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/taskgen/taskgen/runtime"
@@ -108,5 +109,56 @@ func TestEnqueueBatchFreshIDs(t *testing.T) {
 			t.Errorf("item %d: ID %q, FreshID %v; want a fresh ID unlike the others, in the form of %q", i, m.ID, m.FreshID, single.ID)
 		}
 		seen[m.ID] = true
+	}
+}
+
+// publishRecorder records the messages published one at a time.
+type publishRecorder struct {
+	*memory.Transport
+	mu   sync.Mutex
+	msgs []runtime.Message
+}
+
+func (r *publishRecorder) Publish(ctx context.Context, msg *runtime.Message) error {
+	r.mu.Lock()
+	r.msgs = append(r.msgs, *msg)
+	r.mu.Unlock()
+	return r.Transport.Publish(ctx, msg)
+}
+
+// Enqueue and EnqueueAsync say a task's ID is fresh when they drew it; a
+// TaskID given is not.
+func TestEnqueueFreshID(t *testing.T) {
+	t.Parallel()
+	tr := &publishRecorder{Transport: memory.New()}
+	t.Cleanup(func() { tr.Close() })
+	c := runtime.NewClient(tr)
+	task := newTask("test.Add", "math", 0)
+	want := map[string]bool{}
+	for _, id := range []string{"", "mine"} {
+		var opts []runtime.Option
+		if id != "" {
+			opts = append(opts, runtime.TaskID(id))
+		}
+		rc, err := c.EnqueueTask(t.Context(), &task.Def, nil, opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[rc.ID] = id == ""
+		if id != "" {
+			opts = []runtime.Option{runtime.TaskID(id + "-async")}
+		}
+		if rc, err = c.EnqueueTaskAsync(t.Context(), &task.Def, nil, opts...).Wait(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		want[rc.ID] = id == ""
+	}
+	if len(tr.msgs) != len(want) {
+		t.Fatalf("published %d messages, want %d", len(tr.msgs), len(want))
+	}
+	for _, m := range tr.msgs {
+		if m.FreshID != want[m.ID] {
+			t.Errorf("message %s: FreshID %v, want %v", m.ID, m.FreshID, want[m.ID])
+		}
 	}
 }

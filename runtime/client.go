@@ -90,7 +90,7 @@ func (c *Client) EnqueueTask(ctx context.Context, def *TaskDef, payload []byte, 
 	if err := c.prepare(ctx, def, env); err != nil {
 		return nil, err
 	}
-	msg := &Message{ID: env.ID, Queue: env.Queue, Priority: env.Priority, ETA: env.ETA, Body: env.Marshal()}
+	msg := &Message{ID: env.ID, Queue: env.Queue, Priority: env.Priority, ETA: env.ETA, Body: env.Marshal(), FreshID: o.taskID == ""}
 	if err := c.tr.Publish(ctx, msg); err != nil {
 		c.releaseUnique(env)
 		return nil, &TaskError{Task: env.Task, ID: env.ID, Queue: env.Queue, Err: fmt.Errorf("publish: %w", err)}

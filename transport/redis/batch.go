@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -12,14 +13,17 @@ import (
 )
 
 // Batching: every short operation (publish, ack, nack, extend, dead letter,
-// record and key writes and reads) is a call handed to a few batcher
-// goroutines. Each takes every call waiting when it is free and sends them
-// in one pipeline, and calls of the same script on the same queue are
-// merged into one run: the acks of one queue, say. An idle transport sends
-// a call at once, so nothing waits for a batch to fill; under load,
-// concurrent handlers share round trips and script runs.
+// record and key writes and reads) is a call that joins a queue. A caller
+// that finds fewer than maxLeaders pipelines in flight leads: it takes every
+// call waiting and sends them in one pipeline, its own among them, and calls
+// of the same script on the same queue are merged into one run: the acks of
+// one queue, say. Others wait for a leader to take their call. An idle
+// transport thus sends a call at once from its caller's goroutine, with no
+// hand-off, and under load concurrent callers share round trips and script
+// runs.
 const (
-	batchLoops = 2
+	// maxLeaders bounds the pipelines in flight at once.
+	maxLeaders = 4
 	// maxBatch bounds the calls of one pipeline, and maxItems the items of
 	// one merged script run, so that no single run blocks Redis for long.
 	maxBatch = 1024
@@ -44,6 +48,9 @@ type call struct {
 	// item; zero means the call is not merged and val is the whole reply.
 	items int
 	phase int
+	// fresh: a publishNowScript call whose ID is fresh. A run of such
+	// calls only is a transaction of plain commands (queueTx).
+	fresh bool
 	// build queues plain commands; cmds are they, with their results.
 	build func(p goredis.Pipeliner) []goredis.Cmder
 	// next is sent once this call has succeeded, and fails with
@@ -60,60 +67,118 @@ type call struct {
 
 type batcher struct {
 	client goredis.UniversalClient
-	in     chan *call
-	// mu orders sends against close: a call is sent under the read lock,
-	// and close takes the write lock before it stops the loops, which
-	// then finish every call sent.
-	mu     sync.RWMutex
-	closed bool
-	stop   chan struct{}
-	wg     sync.WaitGroup
+
+	mu      sync.Mutex
+	queue   []*call // waiting for a leader
+	leaders int     // pipelines in flight, at most maxLeaders
+	closed  bool
+	// wg counts the leaders; close waits for them, and they finish every
+	// call queued before it.
+	wg sync.WaitGroup
 }
 
 func newBatcher(client goredis.UniversalClient) *batcher {
-	b := &batcher{client: client, in: make(chan *call, maxBatch), stop: make(chan struct{})}
-	b.wg.Add(batchLoops)
-	for range batchLoops {
-		go b.loop()
-	}
-	return b
+	return &batcher{client: client}
 }
 
-// close stops the loops once they have finished the calls sent.
+// close returns once every call sent has finished.
 func (b *batcher) close() {
 	b.mu.Lock()
 	b.closed = true
 	b.mu.Unlock()
-	close(b.stop)
 	b.wg.Wait()
 }
 
-// do sends c (and c.next) and waits for the result. A call that was sent is
-// finished even if ctx ends meanwhile: settling a task must not be left
-// half known.
+// do sends c (and c.next) and waits for the result. When fewer than
+// maxLeaders pipelines are in flight, the caller sends them itself. A call
+// that was sent is finished even if ctx ends meanwhile: settling a task
+// must not be left half known.
 func (b *batcher) do(ctx context.Context, c *call) error {
-	if err := b.send(ctx, c); err != nil {
+	batch, err := b.enter(ctx, c)
+	if err != nil {
 		return err
+	}
+	if batch != nil {
+		b.exec(batch)
+		b.handOff()
 	}
 	return c.result()
 }
 
-// send hands c (and c.next) to the loops; c.result waits for its outcome.
+// send hands c (and c.next) to a leader and returns; c.result waits for
+// its outcome.
 func (b *batcher) send(ctx context.Context, c *call) error {
+	batch, err := b.enter(ctx, c)
+	if batch != nil {
+		go b.lead(batch)
+	}
+	return err
+}
+
+// enter queues c. If the caller is to lead, it returns the batch to send:
+// every call waiting, c among them.
+func (b *batcher) enter(ctx context.Context, c *call) ([]*call, error) {
 	if err := ctx.Err(); err != nil {
-		return err
+		return nil, err
 	}
 	for x := c; x != nil; x = x.next {
 		x.done = make(chan struct{})
 	}
-	b.mu.RLock()
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	if b.closed {
-		b.mu.RUnlock()
-		return runtime.ErrClosed
+		return nil, runtime.ErrClosed
 	}
-	b.in <- c // the loops keep taking calls until close
-	b.mu.RUnlock()
-	return nil
+	b.queue = append(b.queue, c)
+	if b.leaders == maxLeaders {
+		return nil, nil
+	}
+	b.leaders++
+	b.wg.Add(1)
+	return b.take(), nil
+}
+
+// take returns up to maxBatch waiting calls, or nil; b.mu is held.
+func (b *batcher) take() []*call {
+	if len(b.queue) == 0 {
+		return nil
+	}
+	n := min(len(b.queue), maxBatch)
+	batch := b.queue[:n:n]
+	b.queue = b.queue[n:]
+	if len(b.queue) == 0 {
+		b.queue = nil
+	}
+	return batch
+}
+
+// handOff ends a caller's lead: the calls queued meanwhile go to a new
+// leader goroutine, so that the caller returns while they are sent.
+func (b *batcher) handOff() {
+	b.mu.Lock()
+	batch := b.take()
+	if batch == nil {
+		b.leaders--
+		b.mu.Unlock()
+		b.wg.Done()
+		return
+	}
+	b.mu.Unlock()
+	go b.lead(batch)
+}
+
+// lead sends batch, and then the calls queued meanwhile, until none wait.
+func (b *batcher) lead(batch []*call) {
+	for batch != nil {
+		b.exec(batch)
+		b.mu.Lock()
+		batch = b.take()
+		if batch == nil {
+			b.leaders--
+		}
+		b.mu.Unlock()
+	}
+	b.wg.Done()
 }
 
 // result waits for c (and c.next) to finish, and returns their errors.
@@ -126,38 +191,6 @@ func (c *call) result() error {
 	return errors.Join(errs...)
 }
 
-func (b *batcher) loop() {
-	defer b.wg.Done()
-	batch := make([]*call, 0, 64)
-	for {
-		select {
-		case c := <-b.in:
-			batch = append(batch[:0], c)
-		case <-b.stop:
-			// Sends stopped before stop closed; finish what is queued.
-			for {
-				select {
-				case c := <-b.in:
-					b.exec([]*call{c})
-				default:
-					return
-				}
-			}
-		}
-	more:
-		for len(batch) < maxBatch {
-			select {
-			case c := <-b.in:
-				batch = append(batch, c)
-			default:
-				break more
-			}
-		}
-		b.exec(batch)
-		clear(batch)
-	}
-}
-
 // run is one script run in a pipeline: merged calls, or a single one.
 type run struct {
 	script *goredis.Script
@@ -165,7 +198,11 @@ type run struct {
 	args   []any
 	calls  []*call
 	items  int
-	cmd    *goredis.Cmd
+	// fresh: a transaction (queueTx) of the pairs args[heads:], not a
+	// script run.
+	fresh bool
+	heads int
+	cmd   *goredis.Cmd
 }
 
 // errNotSent fails a call that follows another (call.next) which failed.
@@ -205,6 +242,24 @@ func (b *batcher) pipeline(batch []*call) {
 		plain [2][]*call
 		open  = make(map[mergeKey]*run) // runs still taking items
 	)
+	// scripted: merge keys with a call that is not fresh. Fresh calls of
+	// such a key run in its script too, so that a run the server lost the
+	// script of, and which is sent again after the pipeline, does not
+	// fall behind a later one of its list.
+	var scripted map[mergeKey]bool
+	for _, c := range batch {
+		if c.fresh {
+			scripted = make(map[mergeKey]bool)
+			break
+		}
+	}
+	if scripted != nil {
+		for _, c := range batch {
+			if c.items > 0 && !c.fresh {
+				scripted[mergeKey{c.phase, c.script, c.keys[0]}] = true
+			}
+		}
+	}
 	add := func(c *call) {
 		switch {
 		case c.build != nil:
@@ -214,6 +269,7 @@ func (b *batcher) pipeline(batch []*call) {
 			r := open[k]
 			if r == nil || r.items+c.items > maxItems {
 				r = &run{script: c.script, keys: c.keys, args: append(make([]any, 0, len(c.head)+8*len(c.args)), c.head...)}
+				r.fresh, r.heads = c.fresh && !scripted[k], len(c.head)
 				open[k] = r
 				runs[c.phase] = append(runs[c.phase], r)
 			}
@@ -232,6 +288,10 @@ func (b *batcher) pipeline(batch []*call) {
 	pipe := b.client.Pipeline()
 	for phase := range runs {
 		for _, r := range runs[phase] {
+			if r.fresh {
+				r.cmd = queueTx(ctx, pipe, r.keys, r.args[r.heads:], "")
+				continue
+			}
 			r.cmd = pipe.EvalSha(ctx, r.script.Hash(), r.keys, r.args...)
 		}
 		for _, c := range plain[phase] {
@@ -239,10 +299,11 @@ func (b *batcher) pipeline(batch []*call) {
 		}
 	}
 	_, _ = pipe.Exec(ctx) // each command carries its own error
+	b.notify(runs)
 
 	for phase := range runs {
 		for _, r := range runs[phase] {
-			if isNoScript(r.cmd.Err()) {
+			if !r.fresh && isNoScript(r.cmd.Err()) {
 				// The server lost its script cache (a restart or a
 				// failover): EVAL sends the source and caches it again.
 				r.cmd = r.script.Eval(ctx, b.client, r.keys, r.args...)
@@ -258,6 +319,33 @@ func (b *batcher) pipeline(batch []*call) {
 			close(c.done)
 		}
 	}
+}
+
+// notify publishes the wake notices of the transactions of runs that
+// pushed onto an empty ready list, as publishNowScript does: consumers
+// sleep only on empty queues. The transaction cannot tell, so the notice
+// follows it; a consumer that finds the list empty waits for the notice.
+func (b *batcher) notify(runs [2][]*run) {
+	var channels []any
+	for _, rs := range runs {
+		for _, r := range rs {
+			if !r.fresh {
+				continue
+			}
+			if n, err := txResult(r.cmd, 2); err == nil && n == int64(r.items) && !slices.Contains(channels, r.args[0]) {
+				channels = append(channels, r.args[0])
+			}
+		}
+	}
+	if len(channels) == 0 {
+		return
+	}
+	ctx := context.Background()
+	pipe := b.client.Pipeline()
+	for _, ch := range channels {
+		pipe.Publish(ctx, ch.(string), "ready")
+	}
+	_, _ = pipe.Exec(ctx) // a lost notice costs a consumer its wait's bound
 }
 
 // ones is the reply of a merged call whose items all succeeded, when its
@@ -286,6 +374,16 @@ func (r *run) finish() {
 			close(c.done)
 		}
 	}()
+	if r.fresh {
+		_, err := txResult(r.cmd, 2)
+		for _, c := range r.calls {
+			c.err = err
+			if err == nil {
+				c.reply = ones[:c.items:c.items]
+			}
+		}
+		return
+	}
 	val, err := r.cmd.Result()
 	if err != nil {
 		for _, c := range r.calls {

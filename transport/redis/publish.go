@@ -145,27 +145,40 @@ const publishChunk = 256
 // (pending, delayed or active) returns runtime.ErrDuplicateTask. Concurrent
 // publishes share round trips.
 func (t *Transport) Publish(ctx context.Context, msg *runtime.Message) error {
-	c, err := t.sendPublish(ctx, msg)
+	c, err := t.publishCall(msg)
 	if err != nil {
 		return err
 	}
-	return t.publishResult(msg, c)
+	if err := t.batch.do(ctx, c); err != nil {
+		return wrap("publish", msg.Queue, err)
+	}
+	return publishOutcome(msg, c.reply[0])
 }
 
 // PublishAsync sends msg as Publish does and returns without waiting for
 // Redis's reply. It implements runtime.AsyncPublisher.
 func (t *Transport) PublishAsync(ctx context.Context, msg *runtime.Message) (<-chan struct{}, func() error) {
-	c, err := t.sendPublish(ctx, msg)
+	c, err := t.publishCall(msg)
+	if err == nil {
+		if err = t.batch.send(ctx, c); err != nil {
+			err = wrap("publish", msg.Queue, err)
+		}
+	}
 	if err != nil {
 		done := make(chan struct{})
 		close(done)
 		return done, func() error { return err }
 	}
-	return c.done, func() error { return t.publishResult(msg, c) }
+	return c.done, func() error {
+		if err := c.result(); err != nil {
+			return wrap("publish", msg.Queue, err)
+		}
+		return publishOutcome(msg, c.reply[0])
+	}
 }
 
-// sendPublish hands msg's publish to the batcher.
-func (t *Transport) sendPublish(ctx context.Context, msg *runtime.Message) (*call, error) {
+// publishCall is msg's publish, for the batcher.
+func (t *Transport) publishCall(msg *runtime.Message) (*call, error) {
 	if err := checkMessage(msg); err != nil {
 		return nil, err
 	}
@@ -183,21 +196,12 @@ func (t *Transport) sendPublish(ctx context.Context, msg *runtime.Message) (*cal
 	}
 	if readyNow(msg, time.Now()) {
 		// Merged with the other publishes of its queue and priority: the
-		// batcher merges the calls whose first key is the same.
+		// batcher merges the calls whose first key is the same. A run of
+		// fresh IDs only is a transaction, as in PublishBatch.
 		c.script, c.keys, c.head, c.args = publishNowScript, q.readyNow[msg.Priority], q.notifyArg, readyArgs(nil, msg)
-	}
-	if err := t.batch.send(ctx, c); err != nil {
-		return nil, wrap("publish", msg.Queue, err)
+		c.fresh = msg.FreshID && t.freshTx
 	}
 	return c, nil
-}
-
-// publishResult waits for c, msg's publish, and returns its outcome.
-func (t *Transport) publishResult(msg *runtime.Message, c *call) error {
-	if err := c.result(); err != nil {
-		return wrap("publish", msg.Queue, err)
-	}
-	return publishOutcome(msg, c.reply[0])
 }
 
 // PublishBatch publishes msgs in one pipeline, one script run per queue
@@ -310,7 +314,7 @@ func (t *Transport) PublishBatch(ctx context.Context, msgs []*runtime.Message) [
 	_, _ = pipe.Exec(ctx)
 	for _, c := range chunks {
 		if c.fresh {
-			err := freshResult(c.cmd)
+			_, err := txResult(c.cmd, 3)
 			for _, i := range c.idx {
 				errs[i] = wrap("publish", msgs[i].Queue, err)
 			}
@@ -339,54 +343,69 @@ func (t *Transport) PublishBatch(ctx context.Context, msgs []*runtime.Message) [
 }
 
 // queueFresh queues on pipe the transaction that adds msgs[idx...], ready
-// now with priority pri and fresh IDs, to q: it stores the bodies, appends
-// the IDs to the ready list and wakes the queue's consumers. Plain
-// commands cost Redis about a third less than publishNowScript, whose
-// arguments go through Lua, and a fresh ID needs no check for a held one.
-// It returns EXEC's command. A transaction Redis refuses while it queues
-// it (out of memory, a read-only replica) does nothing; one whose HSET
-// fails as it runs (a msgs key of another type) still pushes the IDs,
-// which Fetch drops for want of a body.
+// now with priority pri and fresh IDs, to q, and wakes the queue's
+// consumers (queueTx). It returns EXEC's command.
 func queueFresh(ctx context.Context, pipe goredis.Pipeliner, q *queueKeys, pri int, msgs []*runtime.Message, idx []int) *goredis.Cmd {
 	size := 0
 	for _, i := range idx {
 		size += 1 + len(msgs[i].Body)
 	}
 	vals := make([]byte, 0, size) // every stored value, sliced below
-	hset := make([]any, 2, 2+2*len(idx))
-	push := make([]any, 2, 2+len(idx))
-	hset[0], hset[1] = "HSET", q.msgs
-	push[0], push[1] = "RPUSH", q.readyNow[pri][0]
+	pairs := make([]any, 0, 2*len(idx))
 	for _, i := range idx {
 		start := len(vals)
 		vals = append(vals, '0'+byte(pri))
 		vals = append(vals, msgs[i].Body...)
-		id := any(msgs[i].ID)
-		hset = append(hset, id, vals[start:len(vals):len(vals)])
-		push = append(push, id)
+		pairs = append(pairs, msgs[i].ID, vals[start:len(vals):len(vals)])
+	}
+	return queueTx(ctx, pipe, q.readyNow[pri], pairs, q.notify)
+}
+
+// queueTx queues on pipe the transaction that stores pairs (an ID and its
+// msgs value, for each message) in keys[1], the queue's msgs hash, and
+// appends the IDs to keys[0], a ready list; if notify is not empty, it
+// publishes a wake notice there too. Plain commands cost Redis about a
+// third less than publishNowScript, whose arguments go through Lua, and a
+// fresh ID needs no check for a held one. It returns EXEC's command, whose
+// replies txResult reads. A transaction Redis refuses while it queues it
+// (out of memory, a read-only replica) does nothing; one whose HSET fails
+// as it runs (a msgs key of another type) still pushes the IDs, which
+// Fetch drops for want of a body.
+func queueTx(ctx context.Context, pipe goredis.Pipeliner, keys []string, pairs []any, notify string) *goredis.Cmd {
+	hset := make([]any, 0, 2+len(pairs))
+	push := make([]any, 0, 2+len(pairs)/2)
+	hset = append(hset, "HSET", keys[1])
+	push = append(push, "RPUSH", keys[0])
+	hset = append(hset, pairs...)
+	for j := 0; j < len(pairs); j += 2 {
+		push = append(push, pairs[j])
 	}
 	pipe.Do(ctx, "MULTI")
 	pipe.Do(ctx, hset...)
 	pipe.Do(ctx, push...)
-	pipe.Do(ctx, "PUBLISH", q.notify, "ready")
+	if notify != "" {
+		pipe.Do(ctx, "PUBLISH", notify, "ready")
+	}
 	return pipe.Do(ctx, "EXEC")
 }
 
-// freshResult reads the reply of queueFresh's transaction.
-func freshResult(exec *goredis.Cmd) error {
+// txResult reads the reply of queueTx's transaction, of cmds commands,
+// and returns the length of the ready list after the push.
+func txResult(exec *goredis.Cmd, cmds int) (int64, error) {
 	res, err := exec.Slice()
 	if err != nil {
-		return err
+		return 0, err
 	}
-	if len(res) != 3 {
-		return fmt.Errorf("transaction returned %d replies for 3 commands", len(res))
+	if len(res) != cmds {
+		return 0, fmt.Errorf("transaction returned %d replies for %d commands", len(res), cmds)
 	}
 	for _, r := range res {
 		if err, ok := r.(error); ok {
-			return err
+			return 0, err
 		}
 	}
-	return nil
+	n, _ := res[1].(int64)
+	return n, nil
 }
 
 // readyNow reports whether msg is deliverable at once: it has no ETA, or
