@@ -28,6 +28,9 @@ const (
 	// one merged script run, so that no single run blocks Redis for long.
 	maxBatch = 1024
 	maxItems = 256
+	// maxSent bounds the calls sent without waiting (PublishAsync) that
+	// are not finished: a producer that outruns Redis waits for room.
+	maxSent = maxLeaders * maxBatch
 )
 
 // Phases order the runs of one pipeline: store writes go before queue
@@ -51,6 +54,8 @@ type call struct {
 	// fresh: a publishNowScript call whose ID is fresh. A run of such
 	// calls only is a transaction of plain commands (queueTx).
 	fresh bool
+	// sent: the call holds a slot of batcher.sent until it finishes.
+	sent bool
 	// build queues plain commands; cmds are they, with their results.
 	build func(p goredis.Pipeliner) []goredis.Cmder
 	// next is sent once this call has succeeded, and fails with
@@ -72,13 +77,15 @@ type batcher struct {
 	queue   []*call // waiting for a leader
 	leaders int     // pipelines in flight, at most maxLeaders
 	closed  bool
-	// wg counts the leaders; close waits for them, and they finish every
-	// call queued before it.
+	// wg counts the leaders and the notices they publish; close waits for
+	// them, and the leaders finish every call queued before it.
 	wg sync.WaitGroup
+	// sent holds a slot for each call sent without waiting.
+	sent chan struct{}
 }
 
 func newBatcher(client goredis.UniversalClient) *batcher {
-	return &batcher{client: client}
+	return &batcher{client: client, sent: make(chan struct{}, maxSent)}
 }
 
 // close returns once every call sent has finished.
@@ -105,10 +112,20 @@ func (b *batcher) do(ctx context.Context, c *call) error {
 	return c.result()
 }
 
-// send hands c (and c.next) to a leader and returns; c.result waits for
-// its outcome.
+// send hands c (and c.next) to a leader goroutine and returns; c.result
+// waits for its outcome. While maxSent calls sent so are unfinished, it
+// waits for one to finish, or for ctx to end.
 func (b *batcher) send(ctx context.Context, c *call) error {
+	select {
+	case b.sent <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	c.sent = true
 	batch, err := b.enter(ctx, c)
+	if err != nil {
+		<-b.sent
+	}
 	if batch != nil {
 		go b.lead(batch)
 	}
@@ -214,6 +231,13 @@ var errNotSent = errors.New("not sent, as the write before it failed")
 // write for memory, say), and on Redis Cluster its commands go to
 // several nodes.
 func (b *batcher) exec(batch []*call) {
+	defer func(first []*call) {
+		for _, c := range first {
+			if c.sent {
+				<-b.sent
+			}
+		}
+	}(batch)
 	for len(batch) > 0 {
 		b.pipeline(batch)
 		var after []*call
@@ -299,7 +323,6 @@ func (b *batcher) pipeline(batch []*call) {
 		}
 	}
 	_, _ = pipe.Exec(ctx) // each command carries its own error
-	b.notify(runs)
 
 	for phase := range runs {
 		for _, r := range runs[phase] {
@@ -319,12 +342,15 @@ func (b *batcher) pipeline(batch []*call) {
 			close(c.done)
 		}
 	}
+	b.notify(runs)
 }
 
 // notify publishes the wake notices of the transactions of runs that
 // pushed onto an empty ready list, as publishNowScript does: consumers
 // sleep only on empty queues. The transaction cannot tell, so the notice
-// follows it; a consumer that finds the list empty waits for the notice.
+// follows it, from a goroutine of its own, so that the runs' callers need
+// not wait for it; a consumer that finds the list empty waits for the
+// notice.
 func (b *batcher) notify(runs [2][]*run) {
 	var channels []any
 	for _, rs := range runs {
@@ -340,12 +366,16 @@ func (b *batcher) notify(runs [2][]*run) {
 	if len(channels) == 0 {
 		return
 	}
-	ctx := context.Background()
-	pipe := b.client.Pipeline()
-	for _, ch := range channels {
-		pipe.Publish(ctx, ch.(string), "ready")
-	}
-	_, _ = pipe.Exec(ctx) // a lost notice costs a consumer its wait's bound
+	b.wg.Add(1) // a leader holds the count above zero
+	go func() {
+		defer b.wg.Done()
+		ctx := context.Background()
+		pipe := b.client.Pipeline()
+		for _, ch := range channels {
+			pipe.Publish(ctx, ch.(string), "ready")
+		}
+		_, _ = pipe.Exec(ctx) // a lost notice costs a consumer its wait's bound
+	}()
 }
 
 // ones is the reply of a merged call whose items all succeeded, when its

@@ -123,3 +123,51 @@ func TestBatcherServesWaitingCalls(t *testing.T) {
 		t.Errorf("call after close: %v, want ErrClosed", err)
 	}
 }
+
+// Calls sent without waiting hold room until they finish: a producer that
+// outruns Redis waits, until its ctx ends, rather than queueing without
+// bound.
+func TestBatcherSendWaitsForRoom(t *testing.T) {
+	t.Parallel()
+	opt, err := goredis.ParseURL(testenv.RedisURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := goredis.NewClient(opt)
+	defer client.Close()
+	key := "taskgen-test-" + rand.Text()[:12] + ":n"
+	defer client.Del(context.Background(), key)
+
+	b := newBatcher(client)
+	defer b.close()
+	var calls []*call
+	for i := range maxSent {
+		c := &call{build: func(p goredis.Pipeliner) []goredis.Cmder {
+			return []goredis.Cmder{p.Incr(context.Background(), key)}
+		}}
+		if i < maxLeaders {
+			// Each holds a leader for 300 ms, so that the rest wait.
+			c.build = func(p goredis.Pipeliner) []goredis.Cmder {
+				return []goredis.Cmder{p.BLPop(context.Background(), 300*time.Millisecond, key+":never")}
+			}
+		}
+		if err := b.send(t.Context(), c); err != nil {
+			t.Fatal(err)
+		}
+		calls = append(calls, c)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	defer cancel()
+	extra := &call{build: func(p goredis.Pipeliner) []goredis.Cmder { return nil }}
+	if err := b.send(ctx, extra); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("send with %d calls unfinished: %v, want to wait until the deadline", maxSent, err)
+	}
+	for _, c := range calls {
+		if err := c.result(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.do(t.Context(), extra); err != nil {
+		t.Fatalf("call once the others finished: %v", err)
+	}
+}
