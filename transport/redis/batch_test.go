@@ -15,18 +15,43 @@ import (
 	"github.com/taskgen/taskgen/runtime"
 )
 
-// Close finishes every call sent, whether its caller leads or waits, and
-// refuses the calls after it; concurrent callers share pipelines meanwhile.
-func TestBatcherCloseFinishesEverySent(t *testing.T) {
-	t.Parallel()
+// counterClient returns a client of the test Redis and a key of the
+// test's own, deleted when it ends.
+func counterClient(t *testing.T) (*goredis.Client, string) {
+	t.Helper()
 	opt, err := goredis.ParseURL(testenv.RedisURL(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	client := goredis.NewClient(opt)
-	defer client.Close()
 	key := "taskgen-test-" + rand.Text()[:12] + ":n"
-	defer client.Del(context.Background(), key)
+	t.Cleanup(func() {
+		client.Del(context.Background(), key)
+		client.Close()
+	})
+	return client, key
+}
+
+// incrCall increments key.
+func incrCall(key string) *call {
+	return &call{build: func(p goredis.Pipeliner) []goredis.Cmder {
+		return []goredis.Cmder{p.Incr(context.Background(), key)}
+	}}
+}
+
+// blockCall holds its pipeline's connection for d: a BLPOP of a list no
+// one fills.
+func blockCall(key string, d time.Duration) *call {
+	return &call{build: func(p goredis.Pipeliner) []goredis.Cmder {
+		return []goredis.Cmder{p.BLPop(context.Background(), d, key+":never")}
+	}}
+}
+
+// Close finishes every call sent, whether its caller leads or waits, and
+// refuses the calls after it; concurrent callers share pipelines meanwhile.
+func TestBatcherCloseFinishesEverySent(t *testing.T) {
+	t.Parallel()
+	client, key := counterClient(t)
 
 	b := newBatcher(client)
 	var done atomic.Int64
@@ -36,9 +61,7 @@ func TestBatcherCloseFinishesEverySent(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := 0; ; i++ {
-				c := &call{build: func(p goredis.Pipeliner) []goredis.Cmder {
-					return []goredis.Cmder{p.Incr(context.Background(), key)}
-				}}
+				c := incrCall(key)
 				var err error
 				if (g+i)%2 == 0 {
 					err = b.do(t.Context(), c)
@@ -73,27 +96,16 @@ func TestBatcherCloseFinishesEverySent(t *testing.T) {
 // with no new caller to lead them, and close waits for them.
 func TestBatcherServesWaitingCalls(t *testing.T) {
 	t.Parallel()
-	opt, err := goredis.ParseURL(testenv.RedisURL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	client := goredis.NewClient(opt)
-	defer client.Close()
-	key := "taskgen-test-" + rand.Text()[:12] + ":n"
-	defer client.Del(context.Background(), key)
+	client, key := counterClient(t)
 
 	b := newBatcher(client)
 	var calls []*call
 	for range maxLeaders {
-		// Each holds a leader for 200 ms: BLPOP of a list no one fills.
-		calls = append(calls, &call{build: func(p goredis.Pipeliner) []goredis.Cmder {
-			return []goredis.Cmder{p.BLPop(context.Background(), 200*time.Millisecond, key+":never")}
-		}})
+		// Each holds a leader for 200 ms.
+		calls = append(calls, blockCall(key, 200*time.Millisecond))
 	}
 	for range 20 {
-		calls = append(calls, &call{build: func(p goredis.Pipeliner) []goredis.Cmder {
-			return []goredis.Cmder{p.Incr(context.Background(), key)}
-		}})
+		calls = append(calls, incrCall(key))
 	}
 	for _, c := range calls {
 		if err := b.send(t.Context(), c); err != nil {
@@ -129,27 +141,16 @@ func TestBatcherServesWaitingCalls(t *testing.T) {
 // bound.
 func TestBatcherSendWaitsForRoom(t *testing.T) {
 	t.Parallel()
-	opt, err := goredis.ParseURL(testenv.RedisURL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	client := goredis.NewClient(opt)
-	defer client.Close()
-	key := "taskgen-test-" + rand.Text()[:12] + ":n"
-	defer client.Del(context.Background(), key)
+	client, key := counterClient(t)
 
 	b := newBatcher(client)
 	defer b.close()
 	var calls []*call
 	for i := range maxSent {
-		c := &call{build: func(p goredis.Pipeliner) []goredis.Cmder {
-			return []goredis.Cmder{p.Incr(context.Background(), key)}
-		}}
+		c := incrCall(key)
 		if i < maxLeaders {
 			// Each holds a leader for 300 ms, so that the rest wait.
-			c.build = func(p goredis.Pipeliner) []goredis.Cmder {
-				return []goredis.Cmder{p.BLPop(context.Background(), 300*time.Millisecond, key+":never")}
-			}
+			c = blockCall(key, 300*time.Millisecond)
 		}
 		if err := b.send(t.Context(), c); err != nil {
 			t.Fatal(err)
