@@ -46,10 +46,16 @@ func runFetchCases(t *testing.T, factory func(t *testing.T) runtime.Transport) {
 			b.expectNone(t, b.queue)
 		})
 
-		t.Run("BlocksUntilPublish", func(t *testing.T) {
+		// A lone message wakes a Fetch blocked on its empty queue, well
+		// before the lease-long wait that bounds a Fetch without one; so
+		// does one with a fresh ID, which a transport may store otherwise.
+		blocks := func(t *testing.T, fresh bool) {
 			t.Parallel()
 			b := setup(t, factory)
 			msg := b.msg(1)
+			if fresh {
+				msg = b.freshMsg(1)
+			}
 			published := make(chan error, 1)
 			go func() {
 				time.Sleep(100 * time.Millisecond) // let Fetch block first
@@ -62,7 +68,9 @@ func runFetchCases(t *testing.T, factory func(t *testing.T) runtime.Transport) {
 			if d.ID != msg.ID {
 				t.Fatalf("delivered %s, want %s", d.ID, msg.ID)
 			}
-		})
+		}
+		t.Run("BlocksUntilPublish", func(t *testing.T) { blocks(t, false) })
+		t.Run("BlocksUntilFreshPublish", func(t *testing.T) { blocks(t, true) })
 
 		t.Run("ContextDeadline", func(t *testing.T) {
 			t.Parallel()

@@ -238,27 +238,6 @@ func runPublishCases(t *testing.T, factory func(t *testing.T) runtime.Transport)
 			}
 		})
 
-		// A lone message with a fresh ID wakes a Fetch blocked on its empty
-		// queue, as any message does, well before the lease-long wait that
-		// bounds a Fetch without one.
-		t.Run("FreshWakesFetch", func(t *testing.T) {
-			t.Parallel()
-			b := setup(t, factory)
-			msg := b.freshMsg(1)
-			published := make(chan error, 1)
-			go func() {
-				time.Sleep(100 * time.Millisecond) // let Fetch block first
-				published <- b.tr.Publish(context.Background(), msg)
-			}()
-			d := b.fetchOne(t)
-			if err := <-published; err != nil {
-				t.Fatalf("Publish(%s): %v", msg.ID, err)
-			}
-			if d.ID != msg.ID {
-				t.Fatalf("delivered %s, want %s", d.ID, msg.ID)
-			}
-		})
-
 		t.Run("PastETA", func(t *testing.T) {
 			t.Parallel()
 			b := setup(t, factory)
