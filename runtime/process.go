@@ -13,8 +13,9 @@ import (
 )
 
 // process runs one delivery to its end: ack, retry or dead letter. It
-// calls release once the handler has returned, before settling the task.
-func (w *Worker) process(ctx context.Context, d *Delivery, release func()) {
+// calls release once the handler has returned, before settling the task,
+// with inline set when the settle is a transport ack alone.
+func (w *Worker) process(ctx context.Context, d *Delivery, release func(inline bool)) {
 	env, err := DecodeEnvelope(d.Body)
 	if err != nil {
 		w.deadLetter(d, &Envelope{ID: d.ID, Queue: d.Queue}, ReasonMalformed, err)
@@ -61,7 +62,7 @@ func (w *Worker) process(ctx context.Context, d *Delivery, release func()) {
 	single, ok := w.takeSingleton(d, env)
 	if !ok {
 		held.release()
-		release()
+		release(false)
 		return
 	}
 
@@ -81,7 +82,7 @@ func (w *Worker) process(ctx context.Context, d *Delivery, release func()) {
 	}
 	revoked := unwatch()
 	held.release()
-	release()
+	release(err == nil && !revoked && w.ackAlone(env))
 	recorded.settle()
 	switch {
 	case revoked && err != nil:
@@ -198,6 +199,13 @@ func (w *Worker) succeededBefore(ctx context.Context, d *Delivery, env *Envelope
 		w.log.Warn("taskgen: ack failed", "task", env.Task, "id", env.ID, "queue", env.Queue, "err", err)
 	}
 	return true
+}
+
+// ackAlone reports whether succeed settles env's task with a transport
+// ack alone: no result, unique key or workflow to write to the store, and
+// no offloaded payload to delete.
+func (w *Worker) ackAlone(env *Envelope) bool {
+	return w.cfg.Store == nil && env.WorkflowID == "" && env.PayloadRef == ""
 }
 
 func (w *Worker) succeed(d *Delivery, env *Envelope, result []byte) {

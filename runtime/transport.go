@@ -173,9 +173,11 @@ var (
 // BufferedFetcher is implemented by transports that hold deliverable
 // messages in this process, as the RabbitMQ transport holds its consumers'
 // prefetched deliveries: taking one costs no round trip. A worker whose
-// handler has returned takes its next task this way, in the same
-// goroutine and handler slot, and waits in Fetch only when none is
-// buffered.
+// handler has returned takes its next task this way, in the same handler
+// slot, and waits in Fetch only when none is buffered. When the task that
+// returned settles with an Ack alone, the next one runs after that Ack in
+// the same goroutine, so the Ack of such a transport should not wait for
+// a round trip.
 type BufferedFetcher interface {
 	// TryFetch returns up to req.Max deliveries (never more), leased as
 	// Fetch leases them and in the order Fetch would give them, from what is

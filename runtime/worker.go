@@ -277,32 +277,50 @@ func (w *Worker) fetchLoop(ctx, hctx context.Context, queues []string, slots cha
 	}
 }
 
-// runDelivery processes d in one of fetchLoop's runners.
+// runDelivery processes d in one of fetchLoop's runners, and then each
+// task that takes its slot over in this goroutine.
 func (w *Worker) runDelivery(ctx, hctx context.Context, queues []string, d *Delivery, slots chan struct{}, act *activeSet, wg *sync.WaitGroup, start func(*Delivery)) {
-	defer wg.Done()
-	// The slot is free once the handler has returned: settling the task
-	// (record, ack) is a round trip that need not hold back the next task.
-	// A task the transport has at hand (a BufferedFetcher) takes the slot
-	// over at once, in another runner, without waking the fetch loop.
+	for d != nil {
+		d = w.runOne(ctx, hctx, queues, d, slots, act, wg, start)
+		wg.Done()
+	}
+}
+
+// runOne processes d and returns the task to run next in this goroutine,
+// if any.
+//
+// The slot is free once the handler has returned. A task the transport
+// has at hand (a BufferedFetcher) then takes it over without waking the
+// fetch loop: in this goroutine, once d is settled, when the settle is a
+// transport ack alone; otherwise in another runner at once, so that
+// settling d (a round trip to the store) does not hold it back.
+func (w *Worker) runOne(ctx, hctx context.Context, queues []string, d *Delivery, slots chan struct{}, act *activeSet, wg *sync.WaitGroup, start func(*Delivery)) (next *Delivery) {
 	released := false
-	release := func() {
-		if !released {
-			released = true
-			if next := w.takeBuffered(ctx, queues, act, wg); next != nil {
-				start(next)
-			} else {
-				<-slots
-			}
+	release := func(inline bool) {
+		if released {
+			return
+		}
+		released = true
+		switch n := w.takeBuffered(ctx, queues, act, wg); {
+		case n == nil:
+			<-slots
+		case inline:
+			next = n
+		default:
+			start(n)
 		}
 	}
-	defer release()
+	// A task settled without calling release (dead-lettered, say) has
+	// nothing left to hold the next one back: it runs here, as next.
+	defer release(true)
 	defer act.remove(d)
 	if ctx.Err() != nil {
 		// Fetched as shutdown began: hand it back unstarted.
 		w.handBack(d, nil)
-		return
+		return nil
 	}
 	w.process(hctx, d, release)
+	return next
 }
 
 // takeBuffered leases one task the transport holds in this process, if it

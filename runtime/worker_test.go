@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	goruntime "runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -620,5 +621,118 @@ func TestConcurrencyBound(t *testing.T) {
 			}
 			t.Logf("%d of %d tasks taken in a freed slot; at most %d at once", cf.tried.Load(), n, most.Load())
 		})
+	}
+}
+
+// goroutineID returns the ID of the calling goroutine, from its stack.
+func goroutineID() string {
+	buf := make([]byte, 64)
+	buf = buf[:goruntime.Stack(buf, false)]
+	id, _, _ := strings.Cut(strings.TrimPrefix(string(buf), "goroutine "), " ")
+	return id
+}
+
+// bufferedNoStore is the memory transport as a BufferedFetcher that is no
+// Store.
+type bufferedNoStore struct {
+	runtime.Transport
+	runtime.BufferedFetcher
+}
+
+// A task that settles with an ack alone is followed, in the same
+// goroutine, by the next task the transport has buffered.
+func TestBufferedTaskRunsInline(t *testing.T) {
+	t.Parallel()
+	mem := memory.New()
+	t.Cleanup(func() { mem.Close() })
+	// Without a store, a succeeded task settles with an ack alone.
+	tr := bufferedNoStore{Transport: mem, BufferedFetcher: mem}
+	b := &bundle{tr: mem, c: runtime.NewClient(mem), w: runtime.NewWorker(tr, runtime.WorkerConfig{
+		Concurrency: 1, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})}
+	const n = 4
+	ids := make(chan string, n)
+	task := newTask("test.Inline", "q", 0)
+	b.register(t, task, func(context.Context, *addArgs) (int, error) {
+		ids <- goroutineID()
+		return 0, nil
+	})
+	for i := range n {
+		if _, err := runtime.Enqueue(t.Context(), b.c, task, &addArgs{A: i}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b.start(t)
+	var got []string
+	for range n {
+		select {
+		case id := <-ids:
+			got = append(got, id)
+		case <-time.After(eventually):
+			t.Fatalf("%d of %d tasks ran", len(got), n)
+		}
+	}
+	for _, id := range got[1:] {
+		if id != got[0] {
+			t.Fatalf("tasks ran in goroutines %v, want one", got)
+		}
+	}
+}
+
+// blockingStore holds PutRecord of one task until released.
+type blockingStore struct {
+	runtime.Store
+	id      string
+	held    chan struct{} // closed when the record's PutRecord waits
+	release chan struct{}
+	once    sync.Once
+}
+
+func (s *blockingStore) PutRecord(ctx context.Context, r *runtime.Record, ttl time.Duration) error {
+	if r.ID == s.id && r.State == runtime.StateSucceeded {
+		s.once.Do(func() { close(s.held) })
+		<-s.release
+	}
+	return s.Store.PutRecord(ctx, r, ttl)
+}
+
+// A task whose settle writes to the store frees its slot before that
+// write: the next buffered task runs while it is under way.
+func TestNextTaskDoesNotWaitForRecord(t *testing.T) {
+	t.Parallel()
+	mem := memory.New()
+	t.Cleanup(func() { mem.Close() })
+	st := &blockingStore{Store: mem, held: make(chan struct{}), release: make(chan struct{})}
+	w := runtime.NewWorker(mem, runtime.WorkerConfig{
+		Concurrency: 1, Store: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	b := &bundle{tr: mem, c: runtime.NewClient(mem), w: w}
+	task := newTask("test.Record", "q", 0)
+	second := make(chan struct{})
+	b.register(t, task, func(_ context.Context, a *addArgs) (int, error) {
+		if a.A == 2 {
+			close(second)
+		}
+		return a.A, nil
+	})
+	h, err := runtime.Enqueue(t.Context(), b.c, task, &addArgs{A: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.id = h.ID()
+	if _, err := runtime.Enqueue(t.Context(), b.c, task, &addArgs{A: 2}); err != nil {
+		t.Fatal(err)
+	}
+	b.start(t)
+	defer close(st.release)
+	select {
+	case <-st.held:
+	case <-time.After(eventually):
+		t.Fatal("the first task's record was never written")
+	}
+	select {
+	case <-second:
+	case <-time.After(eventually):
+		t.Fatal("the second task did not start while the first one's record was being written")
 	}
 }
