@@ -204,60 +204,33 @@ func (w *Worker) stop() {
 // fetchLoop fills free handler slots with deliveries until ctx is done.
 func (w *Worker) fetchLoop(ctx, hctx context.Context, queues []string, slots chan struct{}, act *activeSet, wg *sync.WaitGroup) {
 	backoff := fetchBackoff{}
-	// Deliveries run in runner goroutines, which stay for the next one
-	// once done, so that a busy worker does not start a goroutine (and
-	// grow its stack) per task. At most a slot's worth wait idle; the
-	// rest end, and all end once ctx is done.
-	work := make(chan *Delivery)
-	var idle atomic.Int64
-	var runner func(d *Delivery)
-	// start runs d, whose slot is taken: in an idle runner, or a new one.
-	start := func(d *Delivery) {
-		select {
-		case work <- d:
-		default:
-			go runner(d)
-		}
-	}
-	runner = func(d *Delivery) {
-		for {
-			w.runDelivery(ctx, hctx, queues, d, slots, act, wg, start)
-			d = nil // not kept while idle
-			if idle.Add(1) > int64(cap(slots)) {
-				idle.Add(-1)
-				return
-			}
-			select {
-			case d = <-work:
-				idle.Add(-1)
-			case <-ctx.Done():
-				idle.Add(-1)
-				return
-			}
-		}
-	}
+	r := &runners{w: w, ctx: ctx, hctx: hctx, queues: queues, slots: slots, act: act, wg: wg, work: make(chan struct{})}
+	// Slots a Fetch did not fill stay taken for the next one: giving them
+	// back and taking them again would cost a channel operation each, for
+	// every Fetch that returns fewer tasks than it asked for.
+	held := 0
 	for {
 		// Wait for one free slot, then take every other free one, so a
 		// single round trip fetches as many tasks as can start.
-		select {
-		case slots <- struct{}{}:
-		case <-ctx.Done():
-			return
-		}
-		n := 1
-	more:
-		for n < cap(slots) {
+		if held == 0 {
 			select {
 			case slots <- struct{}{}:
-				n++
+				held = 1
+			case <-ctx.Done():
+				return
+			}
+		}
+	more:
+		for held < cap(slots) {
+			select {
+			case slots <- struct{}{}:
+				held++
 			default:
 				break more
 			}
 		}
-		ds, err := w.tr.Fetch(ctx, FetchRequest{Queues: fetchOrder(queues, w.cfg.Weights), Max: n, Lease: w.cfg.Lease})
-		for range n - len(ds) {
-			<-slots
-		}
+		ds, err := w.tr.Fetch(ctx, FetchRequest{Queues: fetchOrder(queues, w.cfg.Weights), Max: held, Lease: w.cfg.Lease})
+		held -= len(ds)
 		if err != nil {
 			if ctx.Err() != nil {
 				return
@@ -272,55 +245,11 @@ func (w *Worker) fetchLoop(ctx, hctx context.Context, queues []string, slots cha
 		for _, d := range ds {
 			act.add(d)
 			wg.Add(1)
-			start(d)
+		}
+		if len(ds) > 0 {
+			r.push(ds...)
 		}
 	}
-}
-
-// runDelivery processes d in one of fetchLoop's runners, and then each
-// task that takes its slot over in this goroutine.
-func (w *Worker) runDelivery(ctx, hctx context.Context, queues []string, d *Delivery, slots chan struct{}, act *activeSet, wg *sync.WaitGroup, start func(*Delivery)) {
-	for d != nil {
-		d = w.runOne(ctx, hctx, queues, d, slots, act, wg, start)
-		wg.Done()
-	}
-}
-
-// runOne processes d and returns the task to run next in this goroutine,
-// if any.
-//
-// The slot is free once the handler has returned. A task the transport
-// has at hand (a BufferedFetcher) then takes it over without waking the
-// fetch loop: in this goroutine, once d is settled, when the settle is a
-// transport ack alone; otherwise in another runner at once, so that
-// settling d (a round trip to the store) does not hold it back.
-func (w *Worker) runOne(ctx, hctx context.Context, queues []string, d *Delivery, slots chan struct{}, act *activeSet, wg *sync.WaitGroup, start func(*Delivery)) (next *Delivery) {
-	released := false
-	release := func(inline bool) {
-		if released {
-			return
-		}
-		released = true
-		switch n := w.takeBuffered(ctx, queues, act, wg); {
-		case n == nil:
-			<-slots
-		case inline:
-			next = n
-		default:
-			start(n)
-		}
-	}
-	// A task settled without calling release (dead-lettered, say) has
-	// nothing left to hold the next one back: it runs here, as next.
-	defer release(true)
-	defer act.remove(d)
-	if ctx.Err() != nil {
-		// Fetched as shutdown began: hand it back unstarted.
-		w.handBack(d, nil)
-		return nil
-	}
-	w.process(hctx, d, release)
-	return next
 }
 
 // takeBuffered leases one task the transport holds in this process, if it

@@ -736,3 +736,48 @@ func TestNextTaskDoesNotWaitForRecord(t *testing.T) {
 		t.Fatal("the second task did not start while the first one's record was being written")
 	}
 }
+
+// Tasks fetched together all start, each in a runner of its own, even
+// though each runs until all of them have started.
+func TestFetchedBatchStartsTogether(t *testing.T) {
+	t.Parallel()
+	for _, buffered := range []bool{true, false} {
+		t.Run(fmt.Sprintf("buffered=%v", buffered), func(t *testing.T) {
+			t.Parallel()
+			mem := memory.New()
+			t.Cleanup(func() { mem.Close() })
+			var tr runtime.Transport = mem
+			if !buffered {
+				tr = fetchOnly{mem}
+			}
+			const n = 6
+			w := runtime.NewWorker(tr, runtime.WorkerConfig{Concurrency: n, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+			b := &bundle{tr: mem, c: runtime.NewClient(mem), w: w}
+			var started sync.WaitGroup
+			started.Add(n)
+			all := make(chan struct{})
+			go func() { started.Wait(); close(all) }()
+			task := newTask("test.Together", "q", 0)
+			b.register(t, task, func(ctx context.Context, a *addArgs) (int, error) {
+				started.Done()
+				select {
+				case <-all:
+					return a.A, nil
+				case <-ctx.Done():
+					return 0, ctx.Err()
+				}
+			})
+			for i := range n {
+				if _, err := runtime.Enqueue(t.Context(), b.c, task, &addArgs{A: i}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			b.start(t)
+			select {
+			case <-all:
+			case <-time.After(eventually):
+				t.Fatalf("not all %d tasks started", n)
+			}
+		})
+	}
+}
