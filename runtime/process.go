@@ -61,8 +61,9 @@ func (w *Worker) process(ctx context.Context, d *Delivery, release func(inline b
 	}
 	single, ok := w.takeSingleton(d, env)
 	if !ok {
+		// Handed back already: nothing is left to settle.
 		held.release()
-		release(false)
+		release(true)
 		return
 	}
 

@@ -110,12 +110,13 @@ func (r *runners) runDelivery(d *Delivery) {
 // runOne processes d and returns the task to run next in this goroutine,
 // if any.
 //
-// The slot is free once the handler has returned. A task that waits in
-// ready, or that the transport has at hand (a BufferedFetcher), then runs
-// without waking the fetch loop: in this goroutine, once d is settled,
-// when the settle is a transport ack alone; otherwise in another runner at
-// once, so that settling d (a round trip to the store) does not hold it
-// back.
+// The slot is free once the handler has returned. A task the transport
+// has at hand (a BufferedFetcher) then takes it over without waking the
+// fetch loop: in this goroutine, once d is settled, when the settle is a
+// transport ack alone; otherwise in another runner at once, so that
+// settling d (a round trip to the store) does not hold it back. Tasks
+// waiting in ready are taken once d is settled (see run), or by the
+// runner woken for them.
 func (r *runners) runOne(d *Delivery) (next *Delivery) {
 	released := false
 	release := func(inline bool) {
@@ -123,16 +124,6 @@ func (r *runners) runOne(d *Delivery) (next *Delivery) {
 			return
 		}
 		released = true
-		if inline {
-			if n, more := r.pop(); n != nil {
-				if more {
-					r.wake()
-				}
-				next = n
-				<-r.slots // n holds a slot of its own
-				return
-			}
-		}
 		switch n := r.w.takeBuffered(r.ctx, r.queues, r.act, r.wg); {
 		case n == nil:
 			<-r.slots

@@ -209,6 +209,11 @@ func (w *Worker) fetchLoop(ctx, hctx context.Context, queues []string, slots cha
 	// back and taking them again would cost a channel operation each, for
 	// every Fetch that returns fewer tasks than it asked for.
 	held := 0
+	defer func() {
+		for range held {
+			<-slots
+		}
+	}()
 	for {
 		// Wait for one free slot, then take every other free one, so a
 		// single round trip fetches as many tasks as can start.

@@ -633,10 +633,16 @@ func goroutineID() string {
 }
 
 // bufferedNoStore is the memory transport as a BufferedFetcher that is no
-// Store.
+// Store, with an Ack slow enough that a task handed to another runner
+// would start there before the Ack returned.
 type bufferedNoStore struct {
 	runtime.Transport
 	runtime.BufferedFetcher
+}
+
+func (b bufferedNoStore) Ack(ctx context.Context, d *runtime.Delivery) error {
+	time.Sleep(20 * time.Millisecond)
+	return b.Transport.Ack(ctx, d)
 }
 
 // A task that settles with an ack alone is followed, in the same
