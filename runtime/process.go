@@ -61,7 +61,8 @@ func (w *Worker) process(ctx context.Context, d *Delivery, release func(inline b
 	}
 	single, ok := w.takeSingleton(d, env)
 	if !ok {
-		// Handed back already: nothing is left to settle.
+		// Settled already (handed back, or dead-lettered): nothing is
+		// left to hold the next task back.
 		held.release()
 		release(true)
 		return
