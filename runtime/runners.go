@@ -25,6 +25,7 @@ type runners struct {
 	slots     chan struct{} // a value per handler slot taken
 	act       *activeSet
 	wg        *sync.WaitGroup // a count per delivery not yet done
+	buffered  bool            // the transport is a BufferedFetcher
 
 	mu    sync.Mutex
 	ready []*Delivery // leased, each holding a slot, not started
@@ -114,9 +115,10 @@ func (r *runners) runDelivery(d *Delivery) {
 // has at hand (a BufferedFetcher) then takes it over without waking the
 // fetch loop: in this goroutine, once d is settled, when the settle is a
 // transport ack alone; otherwise in another runner at once, so that
-// settling d (a round trip to the store) does not hold it back. Tasks
-// waiting in ready are taken once d is settled (see run), or by the
-// runner woken for them.
+// settling d (a round trip to the store) does not hold it back. A task
+// waiting in ready goes before the buffered ones, the same way, on a
+// BufferedFetcher; on another transport, whose ack may be a round trip,
+// it is taken once d is settled (see run), or by the runner woken for it.
 func (r *runners) runOne(d *Delivery) (next *Delivery) {
 	released := false
 	release := func(inline bool) {
@@ -124,6 +126,19 @@ func (r *runners) runOne(d *Delivery) (next *Delivery) {
 			return
 		}
 		released = true
+		if inline && r.buffered {
+			// A task leased already goes first. It waits for d's ack,
+			// which a BufferedFetcher does without a round trip, rather
+			// than for the runner woken for it to be scheduled.
+			if n, more := r.pop(); n != nil {
+				if more {
+					r.wake()
+				}
+				next = n
+				<-r.slots // n holds a slot of its own
+				return
+			}
+		}
 		switch n := r.w.takeBuffered(r.ctx, r.queues, r.act, r.wg); {
 		case n == nil:
 			<-r.slots

@@ -204,7 +204,8 @@ func (w *Worker) stop() {
 // fetchLoop fills free handler slots with deliveries until ctx is done.
 func (w *Worker) fetchLoop(ctx, hctx context.Context, queues []string, slots chan struct{}, act *activeSet, wg *sync.WaitGroup) {
 	backoff := fetchBackoff{}
-	r := &runners{w: w, ctx: ctx, hctx: hctx, queues: queues, slots: slots, act: act, wg: wg, work: make(chan struct{})}
+	_, buffered := w.tr.(BufferedFetcher)
+	r := &runners{w: w, ctx: ctx, hctx: hctx, queues: queues, slots: slots, act: act, wg: wg, buffered: buffered, work: make(chan struct{})}
 	// Slots a Fetch did not fill stay taken for the next one: giving them
 	// back and taking them again would cost a channel operation each, for
 	// every Fetch that returns fewer tasks than it asked for.
